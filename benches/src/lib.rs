@@ -1,0 +1,1 @@
+//! Benchmarks of corio beside Tokio, async-executor and OS threads; see `benches/`.

@@ -1,0 +1,1 @@
+//! Runnable corio programs; see `examples/`.

@@ -1,0 +1,1 @@
+//! Asynchronous I/O: [`Async`] for any file descriptor, and the futures-io traits.

@@ -1,0 +1,353 @@
+//! The one place that names concurrency primitives.
+//!
+//! Every atomic, cell, lock, condition variable and thread inside corio comes from here, so
+//! that building with `RUSTFLAGS="--cfg loom"` swaps them all for [loom]'s model-checked
+//! versions at once. Two dependencies are not loom-aware and get stand-ins with the same API:
+//! `crossbeam-deque` (see [`deque`]) and `polling` (see the driver's `sys` module).
+//!
+//! The wrappers follow `parking_lot`'s shape (no lock poisoning, `Condvar::wait(&mut guard)`),
+//! because that is what the runtime uses outside loom.
+//!
+//! [loom]: https://docs.rs/loom
+
+pub(crate) use imp::*;
+
+/// Things that are the same in both builds.
+pub(crate) mod common {
+    /// A process-wide counter that need not be modelled: it hands out unique numbers
+    /// (task ids, runtime ids) with `Relaxed` increments and synchronizes nothing else.
+    /// Loom atomics cannot live in a `static`, so this one stays std's in both builds.
+    pub(crate) type StaticAtomicU64 = std::sync::atomic::AtomicU64;
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use super::common::*;
+
+    pub(crate) mod sync {
+        pub(crate) use std::sync::Arc;
+
+        pub(crate) mod atomic {
+            pub(crate) use std::sync::atomic::{
+                fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            };
+        }
+
+        /// A mutex without poisoning: a panic while holding it is already a bug that the
+        /// runtime contains elsewhere (tasks run outside every runtime lock).
+        pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+        pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+        pub(crate) type RwLock<T> = parking_lot::RwLock<T>;
+        pub(crate) type Condvar = parking_lot::Condvar;
+
+        /// Waits on `cv` for at most `timeout`; returns true if the wait timed out.
+        pub(crate) fn wait_timeout<T>(
+            cv: &Condvar,
+            guard: &mut MutexGuard<'_, T>,
+            timeout: std::time::Duration,
+        ) -> bool {
+            cv.wait_for(guard, timeout).timed_out()
+        }
+    }
+
+    pub(crate) mod cell {
+        /// `std::cell::UnsafeCell` with loom's closure-based API, so that loom can track
+        /// every access in the model build.
+        #[derive(Debug)]
+        pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+        impl<T> UnsafeCell<T> {
+            pub(crate) const fn new(value: T) -> Self {
+                Self(std::cell::UnsafeCell::new(value))
+            }
+        }
+
+        impl<T: ?Sized> UnsafeCell<T> {
+            #[inline(always)]
+            pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+                f(self.0.get())
+            }
+
+            #[inline(always)]
+            pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+                f(self.0.get())
+            }
+        }
+    }
+
+    pub(crate) mod thread {
+        pub(crate) use std::thread::{current, panicking, spawn, yield_now, Builder, JoinHandle};
+    }
+
+    pub(crate) mod hint {
+        pub(crate) use std::hint::spin_loop;
+    }
+
+    /// Work-stealing queues: crossbeam-deque itself outside loom.
+    pub(crate) mod deque {
+        pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+    }
+
+    /// The number of CPUs, the default worker count.
+    pub(crate) fn num_cpus() -> usize {
+        num_cpus::get()
+    }
+
+    pub(crate) use std::thread_local;
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use super::common::*;
+
+    pub(crate) mod sync {
+        pub(crate) use loom::sync::Arc;
+
+        pub(crate) mod atomic {
+            pub(crate) use loom::sync::atomic::{
+                fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            };
+        }
+
+        /// loom's mutex with `parking_lot`'s API.
+        #[derive(Debug)]
+        pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+        /// Holds an `Option` so that [`Condvar::wait`] can hand the inner guard to loom and
+        /// take it back.
+        #[derive(Debug)]
+        pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
+
+        impl<T> Mutex<T> {
+            pub(crate) fn new(value: T) -> Self {
+                Self(loom::sync::Mutex::new(value))
+            }
+
+            #[track_caller]
+            pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+                MutexGuard(Some(self.0.lock().unwrap()))
+            }
+
+            pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+                self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
+            }
+
+            pub(crate) fn get_mut(&mut self) -> &mut T {
+                self.0.get_mut().unwrap()
+            }
+
+            pub(crate) fn into_inner(self) -> T {
+                self.0.into_inner().unwrap()
+            }
+        }
+
+        impl<T: Default> Default for Mutex<T> {
+            fn default() -> Self {
+                Self::new(T::default())
+            }
+        }
+
+        impl<T> std::ops::Deref for MutexGuard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                self.0.as_ref().unwrap()
+            }
+        }
+
+        impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
+            fn deref_mut(&mut self) -> &mut T {
+                self.0.as_mut().unwrap()
+            }
+        }
+
+        /// loom's read-write lock with `parking_lot`'s API.
+        #[derive(Debug)]
+        pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
+
+        impl<T> RwLock<T> {
+            pub(crate) fn new(value: T) -> Self {
+                Self(loom::sync::RwLock::new(value))
+            }
+            pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
+                self.0.read().unwrap()
+            }
+            pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
+                self.0.write().unwrap()
+            }
+        }
+
+        /// loom's condition variable with `parking_lot`'s API.
+        #[derive(Debug, Default)]
+        pub(crate) struct Condvar(loom::sync::Condvar);
+
+        impl Condvar {
+            pub(crate) fn new() -> Self {
+                Self(loom::sync::Condvar::new())
+            }
+
+            pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+                let inner = guard.0.take().unwrap();
+                guard.0 = Some(self.0.wait(inner).unwrap());
+            }
+
+            pub(crate) fn notify_one(&self) -> bool {
+                self.0.notify_one();
+                true
+            }
+
+            pub(crate) fn notify_all(&self) -> usize {
+                self.0.notify_all();
+                0
+            }
+        }
+
+        /// loom has no time: a timed wait is an untimed wait that reports no time-out, so a
+        /// model that relies on a time-out to make progress deadlocks and loom reports it.
+        pub(crate) fn wait_timeout<T>(
+            cv: &Condvar,
+            guard: &mut MutexGuard<'_, T>,
+            _timeout: std::time::Duration,
+        ) -> bool {
+            cv.wait(guard);
+            false
+        }
+    }
+
+    pub(crate) mod cell {
+        pub(crate) use loom::cell::UnsafeCell;
+    }
+
+    pub(crate) mod thread {
+        pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
+        pub(crate) use std::thread::panicking;
+    }
+
+    pub(crate) mod hint {
+        pub(crate) use loom::hint::spin_loop;
+    }
+
+    /// A loom-visible stand-in for crossbeam-deque: a locked `VecDeque` with the same API,
+    /// so the scheduler's use of the queues (not crossbeam's internals, which are tested
+    /// upstream) is model-checked.
+    pub(crate) mod deque {
+        use std::collections::VecDeque;
+
+        use loom::sync::{Arc, Mutex};
+
+        pub(crate) use crossbeam_deque::Steal;
+
+        #[derive(Debug)]
+        pub(crate) struct Worker<T> {
+            inner: Arc<Mutex<VecDeque<T>>>,
+            lifo: bool,
+        }
+
+        #[derive(Debug)]
+        pub(crate) struct Stealer<T> {
+            inner: Arc<Mutex<VecDeque<T>>>,
+        }
+
+        impl<T> Clone for Stealer<T> {
+            fn clone(&self) -> Self {
+                Self { inner: self.inner.clone() }
+            }
+        }
+
+        impl<T> Worker<T> {
+            pub(crate) fn new_fifo() -> Self {
+                Self { inner: Arc::new(Mutex::new(VecDeque::new())), lifo: false }
+            }
+            pub(crate) fn new_lifo() -> Self {
+                Self { inner: Arc::new(Mutex::new(VecDeque::new())), lifo: true }
+            }
+            pub(crate) fn stealer(&self) -> Stealer<T> {
+                Stealer { inner: self.inner.clone() }
+            }
+            pub(crate) fn push(&self, task: T) {
+                self.inner.lock().unwrap().push_back(task);
+            }
+            pub(crate) fn pop(&self) -> Option<T> {
+                let mut q = self.inner.lock().unwrap();
+                if self.lifo {
+                    q.pop_back()
+                } else {
+                    q.pop_front()
+                }
+            }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.inner.lock().unwrap().is_empty()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.inner.lock().unwrap().len()
+            }
+        }
+
+        impl<T> Stealer<T> {
+            pub(crate) fn steal(&self) -> Steal<T> {
+                match self.inner.lock().unwrap().pop_front() {
+                    Some(t) => Steal::Success(t),
+                    None => Steal::Empty,
+                }
+            }
+            pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
+                let mut src = self.inner.lock().unwrap();
+                let Some(first) = src.pop_front() else { return Steal::Empty };
+                let n = src.len().div_ceil(2);
+                let mut dst = dest.inner.lock().unwrap();
+                for _ in 0..n {
+                    dst.push_back(src.pop_front().unwrap());
+                }
+                Steal::Success(first)
+            }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.inner.lock().unwrap().is_empty()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.inner.lock().unwrap().len()
+            }
+        }
+
+        #[derive(Debug)]
+        pub(crate) struct Injector<T> {
+            inner: Mutex<VecDeque<T>>,
+        }
+
+        impl<T> Injector<T> {
+            pub(crate) fn new() -> Self {
+                Self { inner: Mutex::new(VecDeque::new()) }
+            }
+            pub(crate) fn push(&self, task: T) {
+                self.inner.lock().unwrap().push_back(task);
+            }
+            pub(crate) fn steal(&self) -> Steal<T> {
+                match self.inner.lock().unwrap().pop_front() {
+                    Some(t) => Steal::Success(t),
+                    None => Steal::Empty,
+                }
+            }
+            pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
+                let mut src = self.inner.lock().unwrap();
+                let Some(first) = src.pop_front() else { return Steal::Empty };
+                let n = src.len().div_ceil(2);
+                let mut dst = dest.inner.lock().unwrap();
+                for _ in 0..n {
+                    dst.push_back(src.pop_front().unwrap());
+                }
+                Steal::Success(first)
+            }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.inner.lock().unwrap().is_empty()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.inner.lock().unwrap().len()
+            }
+        }
+    }
+
+    /// Loom models run two workers unless they say otherwise.
+    pub(crate) fn num_cpus() -> usize {
+        2
+    }
+
+    pub(crate) use loom::thread_local;
+}

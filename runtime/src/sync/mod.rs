@@ -1,0 +1,1 @@
+//! Synchronization primitives for tasks: locks, semaphores, notifications and channels.

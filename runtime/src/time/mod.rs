@@ -1,0 +1,1 @@
+//! Timers: sleeps, timeouts and intervals, driven by one hierarchical timer wheel.

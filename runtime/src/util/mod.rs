@@ -1,0 +1,1 @@
+//! Leaf helpers with no knowledge of tasks or schedulers.

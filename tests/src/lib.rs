@@ -1,0 +1,1 @@
+//! Cross-crate integration tests for corio; the tests live in `tests/`.
