@@ -48,10 +48,18 @@ impl Runtime {
             // the current-thread scheduler.
             Kind::CurrentThread | Kind::MultiThread => {
                 let (ct, handle) = CurrentThread::new(config, spawner)?;
-                (Scheduler::CurrentThread(ct), scheduler::Handle::CurrentThread(handle))
+                (
+                    Scheduler::CurrentThread(ct),
+                    scheduler::Handle::CurrentThread(handle),
+                )
             }
         };
-        Ok(Runtime { handle: Handle { inner }, scheduler, blocking, shut_down: false })
+        Ok(Runtime {
+            handle: Handle { inner },
+            scheduler,
+            blocking,
+            shut_down: false,
+        })
     }
 
     /// Runs `future` to completion on this thread, driving the runtime meanwhile (on a
@@ -140,7 +148,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("handle", &self.handle).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
     }
 }
 

@@ -31,9 +31,9 @@ pub(crate) mod list;
 mod state;
 mod waker;
 
+use self::core::Header;
 pub use self::join::{AbortHandle, Id, JoinError, JoinHandle};
 pub(crate) use self::list::OwnedTasks;
-use self::core::Header;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -80,7 +80,10 @@ impl<S: 'static> Task<S> {
     /// # Safety
     /// The caller transfers one reference to the task at `raw`, whose scheduler type is `S`.
     pub(super) unsafe fn from_raw(raw: NonNull<Header>) -> Self {
-        Task { raw, _scheduler: PhantomData }
+        Task {
+            raw,
+            _scheduler: PhantomData,
+        }
     }
 
     fn header(&self) -> &Header {
@@ -164,7 +167,10 @@ impl<S: 'static> Drop for Task<S> {
 
 impl<S> fmt::Debug for Task<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task").field("id", &self.id()).field("state", &self.header().state).finish()
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("state", &self.header().state)
+            .finish()
     }
 }
 
