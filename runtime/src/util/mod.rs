@@ -1,1 +1,4 @@
 //! Leaf helpers with no knowledge of tasks or schedulers.
+
+pub(crate) mod linked_list;
+pub(crate) mod wake_list;
