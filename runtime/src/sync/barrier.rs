@@ -59,22 +59,30 @@ impl Barrier {
 
     /// Waits until `n` tasks have called `wait`.
     pub async fn wait(&self) -> BarrierWaitResult {
+        // The lock is released before any await (the block ends), so the future stays `Send`.
         let notified = {
             let mut state = self.state.lock();
             state.arrived += 1;
             if state.arrived == self.n {
                 state.arrived = 0;
                 state.generation = state.generation.wrapping_add(1);
-                drop(state);
+                None
+            } else {
+                Some(self.notify.notified())
+            }
+        };
+        match notified {
+            Some(notified) => {
+                notified.await;
+                BarrierWaitResult(false)
+            }
+            None => {
                 self.notify.notify_waiters();
                 // Still a wait point: spend budget like the others do.
                 crate::coop::consume_budget().await;
-                return BarrierWaitResult(true);
+                BarrierWaitResult(true)
             }
-            self.notify.notified()
-        };
-        notified.await;
-        BarrierWaitResult(false)
+        }
     }
 }
 

@@ -36,3 +36,37 @@ mod loom_tests;
 mod tests;
 #[cfg(all(test, not(loom)))]
 mod tests_chan;
+
+/// Compile-time proof that the public types and their futures can cross threads.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is_send<T: Send>(_: &T) {}
+    fn is_sync<T: Sync>() {}
+    is_sync::<Mutex<u8>>();
+    is_sync::<RwLock<u8>>();
+    is_sync::<Semaphore>();
+    is_sync::<Notify>();
+    is_sync::<Barrier>();
+    let m = Mutex::new(0u8);
+    is_send(&m.lock());
+    let rw = RwLock::new(0u8);
+    is_send(&rw.read());
+    is_send(&rw.write());
+    let s = Semaphore::new(1);
+    is_send(&s.acquire());
+    let n = Notify::new();
+    is_send(&n.notified());
+    let b = Barrier::new(1);
+    is_send(&b.wait());
+    let (tx, mut rx) = mpsc::channel::<u8>(1);
+    is_send(&tx.send(0));
+    is_send(&tx.reserve());
+    is_send(&tx.closed());
+    is_send(&rx.recv());
+    let (_wtx, mut wrx) = watch::channel(0u8);
+    is_send(&wrx.changed());
+    let (_btx, mut brx) = broadcast::channel::<u8>(1);
+    is_send(&brx.recv());
+    let (_otx, orx) = oneshot::channel::<u8>();
+    is_send(&orx);
+}
