@@ -184,3 +184,55 @@ fn loom_mutex_handoff() {
         assert_eq!(*m.try_lock().unwrap(), 2);
     });
 }
+
+#[test]
+fn loom_mutex_cancelled_locker_hands_the_lock_on() {
+    loom::model(|| {
+        let m = std::sync::Arc::new(Mutex::new(0u8));
+        let guard = m.try_lock().unwrap();
+        let canceller = {
+            let m = m.clone();
+            thread::spawn(move || {
+                // Queues behind the holder (or gets the lock and drops it), then gives up.
+                poll_once_then_drop(m.lock());
+            })
+        };
+        let locker = {
+            let m = m.clone();
+            thread::spawn(move || *block_on(m.lock()) += 1)
+        };
+        drop(guard);
+        canceller.join().unwrap();
+        locker.join().unwrap();
+        assert_eq!(*m.try_lock().expect("the lock was lost"), 1);
+    });
+}
+
+#[test]
+fn loom_broadcast_send_racing_recv() {
+    loom::model(|| {
+        let (tx, mut rx) = broadcast::channel::<u8>(1);
+        let th = thread::spawn(move || {
+            tx.send(1).unwrap();
+        });
+        assert_eq!(block_on(rx.recv()), Ok(1));
+        assert_eq!(
+            block_on(rx.recv()),
+            Err(broadcast::error::RecvError::Closed)
+        );
+        th.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_barrier_one_leader() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let th = {
+            let barrier = barrier.clone();
+            thread::spawn(move || block_on(barrier.wait()).is_leader())
+        };
+        let me = block_on(barrier.wait()).is_leader();
+        assert!(me ^ th.join().unwrap(), "exactly one leader");
+    });
+}
