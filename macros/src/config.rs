@@ -89,7 +89,7 @@ impl Parse for Arg {
         if !input.peek(Token![=]) {
             let shown = name.to_string();
             let msg = if FLAVORS.contains(&shown.as_str()) {
-                format!("the flavor is given by name: write `flavor = \"{shown}\"`")
+                format!("a flavor is an argument value: write `flavor = \"{shown}\"`")
             } else {
                 format!(
                     "arguments are written `name = value`: add a value to `{shown}`, \
@@ -223,13 +223,13 @@ fn unknown_arg(kind: Kind, name: &Ident) -> syn::Error {
     let shown = name.to_string();
     let valid = kind.valid_args();
     let hint = match suggest::closest(&shown, valid) {
-        Some(best) => format!("did you mean `{best}`? "),
+        Some(best) => format!("; did you mean `{best}`?"),
         None => String::new(),
     };
     syn::Error::new(
         name.span(),
         format!(
-            "unknown argument `{shown}` for `{}`: {hint}the arguments are {}",
+            "unknown argument `{shown}` for `{}`{hint} (arguments: {})",
             kind.attr(),
             suggest::list(valid),
         ),
@@ -267,14 +267,14 @@ fn parse_flavor(value: &Expr, errors: &mut Errors) -> Option<Flavor> {
         "current_thread" => Some(Flavor::CurrentThread),
         other => {
             let hint = match suggest::closest(other, FLAVORS) {
-                Some(best) => format!("did you mean `\"{best}\"`? "),
+                Some(best) => format!("; did you mean `\"{best}\"`?"),
                 None => String::new(),
             };
             errors.push(syn::Error::new(
                 lit.span(),
                 format!(
-                    "unknown flavor `\"{other}\"`: {hint}the flavors are `\"multi_thread\"` and \
-                     `\"current_thread\"`"
+                    "unknown flavor `\"{other}\"`{hint} (flavors: `\"multi_thread\"`, \
+                     `\"current_thread\"`)"
                 ),
             ));
             None

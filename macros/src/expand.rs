@@ -27,13 +27,13 @@ use crate::Errors;
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
-        Err(err) => {
+        Err(_) => {
             let example = match kind {
                 Kind::Main => "async fn main() { ... }",
                 Kind::Test => "async fn my_test() { ... }",
             };
             let err = syn::Error::new(
-                err.span(),
+                item_start(&item),
                 format!("`{}` goes on an async function: `{example}`", kind.attr()),
             );
             let err = err.to_compile_error();
@@ -159,6 +159,21 @@ fn stand_in(kind: Kind, func: ItemFn, has_params: bool) -> TokenStream {
         #(#attrs)*
         #vis #sig #body
     }
+}
+
+/// The span of the first token of `item` after its outer attributes: `struct`, `pub`, `impl`.
+fn item_start(item: &TokenStream) -> Span {
+    let mut tokens = item.clone().into_iter();
+    while let Some(token) = tokens.next() {
+        match token {
+            // `#` then `[...]`: an attribute (a doc comment arrives in this form too).
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                tokens.next();
+            }
+            other => return other.span(),
+        }
+    }
+    Span::call_site()
 }
 
 fn test_attr(kind: Kind) -> Option<TokenStream> {
