@@ -4,8 +4,8 @@ mod fake_corio;
 
 #[corio::main(crate = "crate::fake_corio")]
 async fn answer() -> u32 {
-    let half = 21;
-    half * "two"
+    let half: u32 = "twenty-one";
+    half * 2
 }
 
 #[corio::main(crate = "crate::fake_corio")]
