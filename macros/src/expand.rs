@@ -191,9 +191,14 @@ fn typed_body(output: &ReturnType, block: TokenStream) -> TokenStream {
         ReturnType::Type(_, ty) if nameable_in_let(ty.to_token_stream()) => ty.to_token_stream(),
         ReturnType::Type(..) => return block,
     };
+    // If the body diverges (a test ending in `panic!`), everything after it is unreachable;
+    // rustc warns only at the first unreachable statement, so that one is allowed. The user's
+    // own unreachable code, inside `#block`, is still reported.
     quote!({
-        #[allow(clippy::let_unit_value, clippy::let_and_return)]
+        #[allow(clippy::let_unit_value)]
         let #ret: #ty = #block;
+        #[allow(unreachable_code, clippy::let_unit_value, clippy::redundant_locals)]
+        let #ret = #ret;
         #ret
     })
 }

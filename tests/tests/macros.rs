@@ -4,6 +4,10 @@
 //! Tests with `crate = "crate::fake_corio"` expand against a stand-in runtime that records
 //! the builder calls, so they check the exact expansion; the others run on corio itself.
 
+// The expansion must not cause warnings in the user's crate (e.g. after a body that ends in
+// `panic!`).
+#![deny(unreachable_code, unused)]
+
 #[path = "../ui/support/fake_corio.rs"]
 mod fake_corio;
 
@@ -115,4 +119,77 @@ async fn awaits_inside_the_body() {
     })
     .await;
     rx.recv().unwrap();
+}
+
+// On corio's own runtime.
+
+#[corio::test]
+async fn real_current_thread_runs_tasks_on_the_test_thread() {
+    let test_thread = std::thread::current().id();
+    let task_thread = corio::spawn(async { std::thread::current().id() })
+        .await
+        .unwrap();
+    assert_eq!(task_thread, test_thread);
+}
+
+#[corio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_multi_thread_runs_spawned_tasks() {
+    let tasks: Vec<_> = (0..16u64)
+        .map(|i| corio::spawn(async move { i * i }))
+        .collect();
+    let mut sum = 0;
+    for task in tasks {
+        sum += task.await.unwrap();
+    }
+    assert_eq!(sum, (0..16u64).map(|i| i * i).sum::<u64>());
+}
+
+#[corio::test(flavor = "multi_thread")]
+#[should_panic(expected = "panics on the runtime")]
+async fn real_should_panic() {
+    corio::task::yield_now().await;
+    panic!("panics on the runtime");
+}
+
+#[corio::test]
+async fn real_returns_result() -> Result<(), std::num::ParseIntError> {
+    let n: u64 = corio::spawn(async { "7".parse::<u64>() }).await.unwrap()?;
+    assert_eq!(n, 7);
+    Ok(())
+}
+
+/// Runs `examples/examples/hello_main.rs` (a `#[corio::main] async fn main() ->
+/// io::Result<()>`) through `cargo run` in the same workspace, so it shares this build's target
+/// directory and flags, and checks its output and exit status both ways.
+#[test]
+fn hello_main_example_runs() {
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "examples",
+                "--example",
+                "hello_main",
+            ]);
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        let out = cmd.arg("--").args(extra).output().expect("cargo runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status, stdout, stderr)
+    };
+
+    let (status, stdout, stderr) = run(&[]);
+    assert!(status.success(), "hello_main failed: {status}\n{stderr}");
+    assert_eq!(stdout, "hello from corio\n6 * 7 = 42\n", "stderr: {stderr}");
+
+    // `main` returning `Err` exits with code 1 and prints the error, like any Rust `main`.
+    let (status, stdout, stderr) = run(&["--fail"]);
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stdout, "hello from corio\n6 * 7 = 42\n");
+    assert!(stderr.contains("asked to fail"), "stderr: {stderr}");
 }

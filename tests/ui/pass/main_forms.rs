@@ -1,6 +1,9 @@
 //! Every accepted form of `#[corio::main]`, expanded against a fake runtime that records the
 //! builder calls, so this checks the exact expansion without needing corio's runtime.
 
+// The expansion itself must not cause warnings in the user's crate.
+#![deny(unreachable_code, unused, clippy::all)]
+
 use std::error::Error;
 use std::fmt::Debug;
 use std::io;
@@ -73,6 +76,12 @@ async fn with_attributes() -> u8 {
     5
 }
 
+// A body that diverges: nothing after it in the expansion may warn as unreachable.
+#[corio::main(crate = "crate::fake_corio")]
+async fn diverges() -> u32 {
+    panic!("not called")
+}
+
 mod inner {
     /// Visibility and doc comments are kept.
     #[corio::main(crate = "crate::fake_corio")]
@@ -104,5 +113,8 @@ fn main() {
     assert_eq!(format!("{:?}", unnameable()), "\"opaque\"");
     assert_eq!(with_attributes(), 5);
     assert_eq!(inner::run(), "inner");
+    if std::hint::black_box(false) {
+        diverges();
+    }
     take_calls();
 }
