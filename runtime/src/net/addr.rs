@@ -156,7 +156,10 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
         assert_eq!(ready("127.0.0.1:80".to_query()), vec![a]);
         assert_eq!(ready(("127.0.0.1", 80).to_query()), vec![a]);
-        assert_eq!(ready((&a).to_query()), vec![a]);
+        assert_eq!(
+            ready(<&SocketAddr as ToSocketAddrsPriv>::to_query(&&a)),
+            vec![a]
+        );
         assert_eq!(ready("[::1]:80".to_query()).len(), 1);
         assert!(matches!("localhost:80".to_query(), Query::Lookup(h) if h == "localhost:80"));
         assert!(matches!(("localhost", 8).to_query(), Query::Lookup(h) if h == "localhost:8"));

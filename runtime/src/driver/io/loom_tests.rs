@@ -40,7 +40,7 @@ fn run(clear_first: bool) {
         let Poll::Ready(Ok(ev)) = reg.poll_ready(&mut noop_cx(), Direction::Read) else {
             panic!("a new registration starts readable")
         };
-        reg.clear_readiness(ev);
+        reg.io.clear_readiness(ev);
     }
     let driver_thread = loom::thread::spawn(move || {
         driver.turn(None);

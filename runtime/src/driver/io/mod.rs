@@ -250,11 +250,6 @@ impl Registration {
         self.io.poll_ready(cx, dir)
     }
 
-    /// The operation after `event` would block: forget that readiness (step 6).
-    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
-        self.io.clear_readiness(event);
-    }
-
     /// Runs the non-blocking `op` once `dir` is ready, until it does not return
     /// `WouldBlock`; one unit of the task's coop budget per completed operation.
     pub(crate) fn poll_io<R>(

@@ -67,8 +67,10 @@ const CLEARABLE: usize = READABLE | WRITABLE | CLOSED | ERROR;
 const TICK_SHIFT: u32 = 8;
 const FLAG_MASK: usize = (1 << TICK_SHIFT) - 1;
 
-const _: () = assert!(READABLE & WRITABLE & CLOSED & ERROR & SHUTDOWN == 0);
-const _: () = assert!((READABLE | WRITABLE | CLOSED | ERROR | SHUTDOWN) <= FLAG_MASK);
+/// Five distinct single bits (so the masks are disjoint), all below the tick.
+const ALL_FLAGS: usize = READABLE | WRITABLE | CLOSED | ERROR | SHUTDOWN;
+const _: () = assert!(ALL_FLAGS.count_ones() == 5);
+const _: () = assert!((ALL_FLAGS & !FLAG_MASK) == 0);
 
 /// A direction of I/O; each has its own readiness bit and its own waiters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,10 +96,6 @@ pub(crate) struct Snapshot(usize);
 impl Snapshot {
     pub(crate) fn tick(self) -> usize {
         self.0 >> TICK_SHIFT
-    }
-
-    pub(crate) fn flags(self) -> usize {
-        self.0 & FLAG_MASK
     }
 
     pub(crate) fn is_shutdown(self) -> bool {
@@ -352,7 +350,7 @@ mod tests {
         assert_eq!(wake.len(), 1, "hang-up wakes the writer too");
         let snap = io.snapshot();
         assert_eq!(
-            snap.flags() & (CLOSED | READABLE | WRITABLE),
+            snap.0 & (CLOSED | READABLE | WRITABLE),
             CLOSED | READABLE | WRITABLE
         );
         wake.clear();
