@@ -2,4 +2,5 @@
 
 pub(crate) mod cache_padded;
 pub(crate) mod linked_list;
+pub(crate) mod try_lock;
 pub(crate) mod wake_list;

@@ -12,7 +12,10 @@ use super::lifo::LifoSlot;
 use crate::runtime::{Builder, Runtime};
 
 fn rt(workers: usize) -> Runtime {
-    Builder::new_multi_thread().worker_threads(workers).build().unwrap()
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
 }
 
 /// A remote spawn races both workers parking; `block_on` of the handle must return.

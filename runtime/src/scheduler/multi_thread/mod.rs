@@ -37,6 +37,7 @@ use crate::loom::thread;
 use crate::loom::MetricU64;
 use crate::runtime::context;
 use crate::task::{Id, JoinHandle, Notified, OwnedTasks, Schedule, Task};
+use crate::util::try_lock::TryLock;
 
 mod idle;
 mod lifo;
@@ -69,7 +70,7 @@ pub(crate) struct Shared {
     idle: Idle,
     owned: OwnedTasks<Arc<Handle>>,
     /// Taken (try-lock) by the worker that parks on it.
-    driver: Mutex<Option<Driver>>,
+    driver: TryLock<Option<Driver>>,
     /// A worker's core waits here to be picked up by its (new) thread: at start, and when
     /// `block_in_place` hands it over.
     cores: Box<[Mutex<Option<Box<worker::Core>>>]>,
@@ -111,7 +112,7 @@ impl MultiThread {
                 inject: Injector::new(),
                 idle: Idle::new(n),
                 owned: OwnedTasks::new(4 * n),
-                driver: Mutex::new(Some(driver)),
+                driver: TryLock::new(Some(driver)),
                 cores: cores.into_boxed_slice(),
                 threads: Mutex::new(Vec::with_capacity(n)),
                 shutdown: AtomicBool::new(false),
@@ -153,7 +154,12 @@ impl MultiThread {
         handle.drain_injector();
         if join {
             // No worker can hold the driver any more.
-            drop(handle.shared.driver.lock().take());
+            let driver = handle
+                .shared
+                .driver
+                .try_lock()
+                .map(|mut d| d.with(Option::take));
+            drop(driver);
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::driver::{self, Driver};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{wait_timeout, Condvar, Mutex};
+use crate::util::try_lock::TryLock;
 
 const EMPTY: usize = 0;
 const PARKED_CONDVAR: usize = 1;
@@ -55,7 +56,7 @@ impl Parker {
     /// (`try_lock`), sleeps in it, so I/O and timers wake this worker.
     pub(super) fn park(
         &self,
-        driver: &Mutex<Option<Driver>>,
+        driver: &TryLock<Option<Driver>>,
         handle: &driver::Handle,
         timeout: Option<Duration>,
     ) -> Woke {
@@ -67,18 +68,22 @@ impl Parker {
             return Woke::Unparked;
         }
         if let Some(mut guard) = driver.try_lock() {
-            if let Some(driver) = guard.as_mut() {
+            let parked = guard.with(|driver| {
+                let driver = driver.as_mut()?;
                 if let Err(actual) =
                     self.state
                         .compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst)
                 {
                     debug_assert_eq!(actual, NOTIFIED);
                     self.state.store(EMPTY, SeqCst);
-                    return Woke::Unparked;
+                    return Some(Woke::Unparked);
                 }
                 driver.park(handle, timeout);
                 self.state.store(EMPTY, SeqCst);
-                return Woke::Driver;
+                Some(Woke::Driver)
+            });
+            if let Some(woke) = parked {
+                return woke;
             }
         }
         self.park_condvar(timeout)

@@ -334,11 +334,13 @@ impl Context {
     fn maintenance(&self, core: &mut Core) {
         let shared = &self.handle.shared;
         if let Some(mut guard) = shared.driver.try_lock() {
-            if let Some(driver) = guard.as_mut() {
-                // The core stays out of the context: tasks woken here go through the
-                // injector, so idle workers can take them while this one stays busy.
-                driver.park(&self.handle.driver, Some(Duration::ZERO));
-            }
+            // The core stays out of the context: tasks woken here go through the
+            // injector, so idle workers can take them while this one stays busy.
+            guard.with(|driver| {
+                if let Some(driver) = driver {
+                    driver.park(&self.handle.driver, Some(Duration::ZERO));
+                }
+            });
         }
         self.flush_metrics(core);
     }
