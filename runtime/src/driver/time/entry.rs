@@ -243,6 +243,9 @@ impl<R: TimeDriverRef> TimerEntry<R> {
     #[cold]
     fn register(&self, cx: &mut Context<'_>) -> Poll<()> {
         let time = self.driver.time_handle();
+        if time.is_shutdown() {
+            panic!("{}", super::SHUTDOWN_MESSAGE);
+        }
         if self.deadline <= time.clock().now() {
             // Idle entries are in no wheel: nobody else looks at this one.
             self.shared.set_state(State::Fired, Ordering::Relaxed);
