@@ -58,7 +58,10 @@ impl Clock {
         let clock = Clock {
             pausable,
             is_virtual: AtomicBool::new(false),
-            inner: Mutex::new(Inner { base: now, unfrozen: Some(now) }),
+            inner: Mutex::new(Inner {
+                base: now,
+                unfrozen: Some(now),
+            }),
         };
         if start_paused {
             clock.pause();

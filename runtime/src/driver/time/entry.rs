@@ -113,7 +113,12 @@ impl TimerShared {
         TimerShared {
             state: AtomicU64::new(IDLE),
             waker: AtomicWaker::new(),
-            links: UnsafeCell::new(Links { prev: None, next: None, tick: 0, slot: 0 }),
+            links: UnsafeCell::new(Links {
+                prev: None,
+                next: None,
+                tick: 0,
+                slot: 0,
+            }),
             _pin: PhantomPinned,
         }
     }
@@ -168,7 +173,10 @@ impl TimerShared {
     /// # Safety
     /// `this` is live and the caller holds the lock of the wheel that the entry is in (or is
     /// about to be put in), so nobody else touches the links.
-    pub(crate) unsafe fn with_links<R>(this: NonNull<TimerShared>, f: impl FnOnce(&mut Links) -> R) -> R {
+    pub(crate) unsafe fn with_links<R>(
+        this: NonNull<TimerShared>,
+        f: impl FnOnce(&mut Links) -> R,
+    ) -> R {
         // SAFETY: live (contract); exclusive access to `links` by the lock (contract).
         unsafe { this.as_ref().links.with_mut(|links| f(&mut *links)) }
     }
@@ -176,7 +184,9 @@ impl TimerShared {
 
 impl fmt::Debug for TimerShared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimerShared").field("state", &self.state(Ordering::Relaxed)).finish()
+        f.debug_struct("TimerShared")
+            .field("state", &self.state(Ordering::Relaxed))
+            .finish()
     }
 }
 
@@ -201,7 +211,11 @@ pub(crate) struct TimerEntry<R: TimeDriverRef> {
 impl<R: TimeDriverRef> TimerEntry<R> {
     /// A timer for `deadline`; it registers on its first poll.
     pub(crate) fn new(driver: R, deadline: StdInstant) -> Self {
-        TimerEntry { driver, deadline, shared: TimerShared::new() }
+        TimerEntry {
+            driver,
+            deadline,
+            shared: TimerShared::new(),
+        }
     }
 
     pub(crate) fn driver(&self) -> &R {
@@ -298,10 +312,17 @@ impl<R: TimeDriverRef> TimerEntry<R> {
 impl<R: TimeDriverRef> Drop for TimerEntry<R> {
     fn drop(&mut self) {
         // Step 4: only a registered (or firing) entry needs the lock.
-        if matches!(self.shared.state(Ordering::Acquire), State::Registered(_) | State::Firing) {
+        if matches!(
+            self.shared.state(Ordering::Acquire),
+            State::Registered(_) | State::Firing
+        ) {
             // SAFETY: the entry is live (we are in its drop) and was registered by this
             // entry's own `register`/`reset` with this driver.
-            unsafe { self.driver.time_handle().cancel(NonNull::from(&self.shared)) };
+            unsafe {
+                self.driver
+                    .time_handle()
+                    .cancel(NonNull::from(&self.shared))
+            };
         }
     }
 }

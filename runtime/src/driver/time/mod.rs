@@ -101,7 +101,10 @@ impl Handle {
         Handle {
             clock,
             origin,
-            shared: Mutex::new(Shared { wheel: Wheel::new(), parked_until: None }),
+            shared: Mutex::new(Shared {
+                wheel: Wheel::new(),
+                parked_until: None,
+            }),
             is_shutdown: AtomicBool::new(false),
         }
     }
@@ -119,12 +122,18 @@ impl Handle {
     /// The first tick at or after `deadline` (rounding up: a timer never fires early).
     pub(crate) fn deadline_to_tick(&self, deadline: StdInstant) -> u64 {
         let nanos = deadline.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(MAX_TICK).min(MAX_TICK)
+        u64::try_from(nanos.div_ceil(1_000_000))
+            .unwrap_or(MAX_TICK)
+            .min(MAX_TICK)
     }
 
     /// The last tick that has fully come (rounding down).
     fn now_tick(&self) -> u64 {
-        let millis = self.clock.now().saturating_duration_since(self.origin).as_millis();
+        let millis = self
+            .clock
+            .now()
+            .saturating_duration_since(self.origin)
+            .as_millis();
         u64::try_from(millis).unwrap_or(MAX_TICK).min(MAX_TICK)
     }
 
@@ -142,25 +151,31 @@ impl Handle {
         unsafe { shared.insert(entry, tick) }
     }
 
-    /// Moves an entry to `tick`, wherever it is. Returns a waker to wake (the new tick has
-    /// already come) and whether to unpark the driver.
+    /// Moves a registered entry to `tick`; an entry that is no longer registered goes `Idle`.
+    /// Returns a waker to wake (the new tick has already come) and whether to unpark the
+    /// driver.
     ///
     /// # Safety
     /// As for [`Handle::register`], except that the entry may be in any state.
-    pub(crate) unsafe fn reregister(&self, entry: NonNull<TimerShared>, tick: u64) -> (Option<Waker>, bool) {
+    pub(crate) unsafe fn reregister(
+        &self,
+        entry: NonNull<TimerShared>,
+        tick: u64,
+    ) -> (Option<Waker>, bool) {
         let mut shared = self.shared.lock();
         // SAFETY: the entry is live (contract).
         let this = unsafe { entry.as_ref() };
         // Relaxed: under the lock, which orders us after every transition but the owner's.
-        if let State::Registered(_) = this.state(Ordering::Relaxed) {
-            // SAFETY: registered entries are in this wheel; we hold the lock.
-            unsafe { shared.wheel.remove(entry) };
-        }
-        // `Firing` is never visible under the lock; `Fired` or `Idle` entries are in no wheel.
-        this.set_state(State::Idle, Ordering::Relaxed);
-        if self.is_shutdown.load(Ordering::Relaxed) {
+        let State::Registered(_) = this.state(Ordering::Relaxed) else {
+            // The firer (or shutdown) got the lock first: `Fired` or `Idle`, in no wheel
+            // (`Firing` is never visible under the lock). Like a reset of a fired timer, it
+            // goes `Idle` and registers on its next poll; the firer woke its task already.
+            this.set_state(State::Idle, Ordering::Relaxed);
             return (None, false);
-        }
+        };
+        // SAFETY: registered entries are in this wheel; we hold the lock.
+        unsafe { shared.wheel.remove(entry) };
+        this.set_state(State::Idle, Ordering::Relaxed);
         // SAFETY: the entry is live, pinned, `Idle` and ours; we hold the lock.
         match unsafe { shared.insert(entry, tick) } {
             Registration::Registered { unpark } => (None, unpark),
@@ -253,7 +268,9 @@ impl Handle {
                 // Release pairs with the Acquire in `is_shutdown`.
                 self.is_shutdown.store(true, Ordering::Release);
                 while n < WAKE_BATCH {
-                    let Some(entry) = shared.wheel.pop_any() else { break };
+                    let Some(entry) = shared.wheel.pop_any() else {
+                        break;
+                    };
                     // SAFETY: just removed from the wheel, lock held.
                     batch[n] = unsafe { TimerShared::cut_off(entry) };
                     n += 1;

@@ -73,7 +73,11 @@ impl TestDriver {
 fn registers_on_first_poll_and_fires_at_its_deadline_never_before() {
     let driver = paused();
     let mut entry = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(10)));
-    assert_eq!(driver.time.num_registered(), 0, "registered before the first poll");
+    assert_eq!(
+        driver.time.num_registered(),
+        0,
+        "registered before the first poll"
+    );
     let (count, waker) = counting();
     assert!(poll(entry.as_mut(), &waker).is_pending());
     assert_eq!(driver.time.num_registered(), 1);
@@ -96,7 +100,10 @@ fn registers_on_first_poll_and_fires_at_its_deadline_never_before() {
 #[test]
 fn sub_millisecond_deadline_rounds_up() {
     let driver = paused();
-    let mut entry = pin!(TimerEntry::new(driver.clone(), driver.now() + Duration::from_micros(1500)));
+    let mut entry = pin!(TimerEntry::new(
+        driver.clone(),
+        driver.now() + Duration::from_micros(1500)
+    ));
     let (count, waker) = counting();
     assert!(poll(entry.as_mut(), &waker).is_pending());
     driver.advance_and_process(Duration::from_micros(1499));
@@ -197,7 +204,12 @@ fn more_expired_entries_than_one_batch_all_fire_in_deadline_order() {
         }
     }
     let mut entries: Vec<_> = (0..n)
-        .map(|i| Box::pin(TimerEntry::new(driver.clone(), start + ms(1 + (n - i) as u64))))
+        .map(|i| {
+            Box::pin(TimerEntry::new(
+                driver.clone(),
+                start + ms(1 + (n - i) as u64),
+            ))
+        })
         .collect();
     for (i, entry) in entries.iter_mut().enumerate() {
         let waker = Waker::from(Arc::new(Record(i, order.clone())));
@@ -210,7 +222,10 @@ fn more_expired_entries_than_one_batch_all_fire_in_deadline_order() {
 
 #[test]
 fn park_timeout_is_shortened_to_the_next_timer() {
-    let driver = TestDriver { time: Arc::new(Handle::new()), unparks: Arc::default() };
+    let driver = TestDriver {
+        time: Arc::new(Handle::new()),
+        unparks: Arc::default(),
+    };
     assert_eq!(driver.time.park_timeout(None), None);
     assert_eq!(driver.time.park_timeout(Some(ms(7))), Some(ms(7)));
     driver.time.process();
@@ -229,31 +244,49 @@ fn registering_an_earlier_timer_while_parked_asks_for_an_unpark() {
     let mut late = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(100)));
     let (_count, waker) = counting();
     assert!(poll(late.as_mut(), &waker).is_pending());
-    assert_eq!(driver.unparks.load(Ordering::SeqCst), 0, "not parked: no unpark");
+    assert_eq!(
+        driver.unparks.load(Ordering::SeqCst),
+        0,
+        "not parked: no unpark"
+    );
 
     driver.time.park_timeout(Some(Duration::ZERO));
     let mut later = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(200)));
     assert!(poll(later.as_mut(), &waker).is_pending());
-    assert_eq!(driver.unparks.load(Ordering::SeqCst), 0, "a later timer needs no unpark");
+    assert_eq!(
+        driver.unparks.load(Ordering::SeqCst),
+        0,
+        "a later timer needs no unpark"
+    );
 
     let mut early = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(10)));
     assert!(poll(early.as_mut(), &waker).is_pending());
     assert_eq!(driver.unparks.load(Ordering::SeqCst), 1);
     let mut early2 = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(20)));
     assert!(poll(early2.as_mut(), &waker).is_pending());
-    assert_eq!(driver.unparks.load(Ordering::SeqCst), 1, "already unparked for 10 ms");
+    assert_eq!(
+        driver.unparks.load(Ordering::SeqCst),
+        1,
+        "already unparked for 10 ms"
+    );
 }
 
 #[test]
 fn paused_idle_park_jumps_to_the_next_deadline() {
     let driver = paused();
     let start = driver.now();
-    let mut entry = pin!(TimerEntry::new(driver.clone(), start + Duration::from_secs(3600)));
+    let mut entry = pin!(TimerEntry::new(
+        driver.clone(),
+        start + Duration::from_secs(3600)
+    ));
     let (count, waker) = counting();
     assert!(poll(entry.as_mut(), &waker).is_pending());
 
     // A busy runtime's zero-time poll does not move time.
-    assert_eq!(driver.time.park_timeout(Some(Duration::ZERO)), Some(Duration::ZERO));
+    assert_eq!(
+        driver.time.park_timeout(Some(Duration::ZERO)),
+        Some(Duration::ZERO)
+    );
     driver.time.process();
     assert_eq!(driver.now(), start);
 
@@ -276,7 +309,11 @@ fn shutdown_drops_pending_timers_without_firing_and_later_polls_panic() {
     assert!(poll(entry.as_mut(), &waker).is_pending());
     driver.time.shutdown();
     assert_eq!(driver.time.num_registered(), 0);
-    assert_eq!(Arc::strong_count(&count), 2, "the stored waker was not released");
+    assert_eq!(
+        Arc::strong_count(&count),
+        2,
+        "the stored waker was not released"
+    );
     driver.advance_and_process(ms(50));
     assert_eq!(wakes(&count), 0);
     assert!(!entry.is_elapsed());
@@ -293,7 +330,10 @@ fn shutdown_drops_pending_timers_without_firing_and_later_polls_panic() {
 fn entries_race_the_firing_thread_on_real_time() {
     // Owners register, re-poll, reset and drop entries on 3 threads while this one fires;
     // every entry that is still alive at its deadline completes.
-    let driver = TestDriver { time: Arc::new(Handle::new()), unparks: Arc::default() };
+    let driver = TestDriver {
+        time: Arc::new(Handle::new()),
+        unparks: Arc::default(),
+    };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let firer = {
         let (time, stop) = (driver.time.clone(), stop.clone());

@@ -43,15 +43,22 @@ unsafe impl Sync for AtomicWaker {}
 
 impl AtomicWaker {
     pub(crate) fn new() -> Self {
-        AtomicWaker { state: AtomicUsize::new(WAITING), waker: UnsafeCell::new(None) }
+        AtomicWaker {
+            state: AtomicUsize::new(WAITING),
+            waker: UnsafeCell::new(None),
+        }
     }
 
     /// Stores `waker` (unless an equivalent one is stored already). Called by one thread at a
     /// time: the timer's owner, which holds `&mut` to the timer.
     pub(crate) fn register(&self, waker: &Waker) {
         // Acquire pairs with the Release in `take` (step 2): the cell's last writer is done.
-        match self.state.compare_exchange(WAITING, REGISTERING, Ordering::Acquire, Ordering::Acquire)
-        {
+        match self.state.compare_exchange(
+            WAITING,
+            REGISTERING,
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
             Ok(_) => {
                 // SAFETY: REGISTERING gives this thread the cell (step 1).
                 let old = unsafe {
@@ -121,6 +128,8 @@ impl AtomicWaker {
 
 impl fmt::Debug for AtomicWaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AtomicWaker").field("state", &self.state.load(Ordering::Relaxed)).finish()
+        f.debug_struct("AtomicWaker")
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .finish()
     }
 }

@@ -42,9 +42,8 @@ const SLOT_MASK: u64 = SLOTS as u64 - 1;
 
 /// The longest delay, in ticks, that the wheel holds: a little less than the `64^6`-tick range
 /// of the wheel (invariant 3). Later deadlines are clamped to `elapsed + MAX_DELAY`.
-pub(crate) const MAX_DELAY: u64 = (1 << (SLOT_BITS * LEVELS as u32))
-    - (1 << (SLOT_BITS * (LEVELS as u32 - 1)))
-    - 1;
+pub(crate) const MAX_DELAY: u64 =
+    (1 << (SLOT_BITS * LEVELS as u32)) - (1 << (SLOT_BITS * (LEVELS as u32 - 1))) - 1;
 
 /// A list of entries, threaded through their [`Links`].
 #[derive(Clone, Copy)]
@@ -53,7 +52,10 @@ struct Slot {
     tail: Option<NonNull<TimerShared>>,
 }
 
-const EMPTY: Slot = Slot { head: None, tail: None };
+const EMPTY: Slot = Slot {
+    head: None,
+    tail: None,
+};
 
 /// The wheel. Holds raw pointers to entries that their owners keep alive and pinned until
 /// they are removed (see the `# Safety` sections).
@@ -70,7 +72,12 @@ unsafe impl Send for Wheel {}
 
 impl Wheel {
     pub(crate) fn new() -> Self {
-        Wheel { elapsed: 0, len: 0, occupied: [0; LEVELS], slots: Box::new([[EMPTY; SLOTS]; LEVELS]) }
+        Wheel {
+            elapsed: 0,
+            len: 0,
+            occupied: [0; LEVELS],
+            slots: Box::new([[EMPTY; SLOTS]; LEVELS]),
+        }
     }
 
     /// The tick up to which the wheel has advanced (invariant 1).
@@ -91,7 +98,11 @@ impl Wheel {
     /// `entry` points to a live, pinned [`TimerShared`] that is in no wheel, and stays alive
     /// until it leaves this wheel through [`Wheel::remove`], [`Wheel::poll_next`] or
     /// [`Wheel::pop_any`]. The caller holds the lock this wheel lives behind.
-    pub(crate) unsafe fn insert(&mut self, entry: NonNull<TimerShared>, tick: u64) -> Result<u64, ()> {
+    pub(crate) unsafe fn insert(
+        &mut self,
+        entry: NonNull<TimerShared>,
+        tick: u64,
+    ) -> Result<u64, ()> {
         if tick <= self.elapsed {
             return Err(());
         }
@@ -204,7 +215,12 @@ impl Wheel {
         // SAFETY: the entry is live and in no list (contract), so its links are ours.
         unsafe {
             TimerShared::with_links(entry, |l| {
-                *l = Links { prev: tail, next: None, tick, slot: (level * SLOTS + slot) as u16 };
+                *l = Links {
+                    prev: tail,
+                    next: None,
+                    tick,
+                    slot: (level * SLOTS + slot) as u16,
+                };
             })
         };
         match tail {

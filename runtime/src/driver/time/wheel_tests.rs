@@ -18,7 +18,11 @@ struct Arena {
 impl Arena {
     fn new(n: usize) -> Self {
         let entries: Vec<_> = (0..n).map(|_| Box::pin(TimerShared::new())).collect();
-        let ids = entries.iter().enumerate().map(|(i, e)| (ptr(e), i)).collect();
+        let ids = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (ptr(e), i))
+            .collect();
         Arena { entries, ids }
     }
 
@@ -47,7 +51,9 @@ fn advance(wheel: &mut Wheel, arena: &Arena, now: u64) -> Vec<(usize, u64)> {
 
 #[test]
 fn fires_each_entry_exactly_at_its_tick_at_every_level() {
-    let deltas = [1, 2, 63, 64, 65, 4095, 4096, 4097, 262_143, 262_144, 300_000, 20_000_000];
+    let deltas = [
+        1, 2, 63, 64, 65, 4095, 4096, 4097, 262_143, 262_144, 300_000, 20_000_000,
+    ];
     let arena = Arena::new(deltas.len());
     let mut wheel = Wheel::new();
     for (id, &d) in deltas.iter().enumerate() {
@@ -56,7 +62,10 @@ fn fires_each_entry_exactly_at_its_tick_at_every_level() {
     }
     assert_eq!(wheel.len(), deltas.len());
     for (id, &d) in deltas.iter().enumerate() {
-        assert!(advance(&mut wheel, &arena, d - 1).is_empty(), "something fired before tick {d}");
+        assert!(
+            advance(&mut wheel, &arena, d - 1).is_empty(),
+            "something fired before tick {d}"
+        );
         assert_eq!(advance(&mut wheel, &arena, d), vec![(id, d)]);
     }
     assert_eq!(wheel.len(), 0);
@@ -117,7 +126,10 @@ fn same_tick_fires_in_insertion_order() {
         // SAFETY: as above.
         unsafe { wheel.insert(arena.ptr(id), 5000) }.unwrap();
     }
-    let fired: Vec<_> = advance(&mut wheel, &arena, 6000).into_iter().map(|f| f.0).collect();
+    let fired: Vec<_> = advance(&mut wheel, &arena, 6000)
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
     assert_eq!(fired, (0..50).collect::<Vec<_>>());
 }
 
@@ -125,10 +137,17 @@ fn same_tick_fires_in_insertion_order() {
 #[derive(Debug, Clone)]
 enum Op {
     /// Insert entry `id` at `elapsed + delay`; if it is in the wheel, move it (reset).
-    Insert { id: usize, delay: u64 },
-    Cancel { id: usize },
+    Insert {
+        id: usize,
+        delay: u64,
+    },
+    Cancel {
+        id: usize,
+    },
     /// Move `now` forward and fire.
-    Advance { by: u64 },
+    Advance {
+        by: u64,
+    },
     /// Park like the driver: advance exactly to the wheel's next deadline.
     ParkToNext,
 }
@@ -237,7 +256,12 @@ fn run_schedule(ops: &[Op], start: u64) -> Result<(), TestCaseError> {
                 loop {
                     let next = wheel.next_deadline().expect("model has entries");
                     prop_assert!(next > now, "deadline {} not after now {}", next, now);
-                    prop_assert!(next <= first, "next deadline {} after earliest tick {}", next, first);
+                    prop_assert!(
+                        next <= first,
+                        "next deadline {} after earliest tick {}",
+                        next,
+                        first
+                    );
                     now = next.max(now);
                     let fired = check_fires(&mut wheel, &arena, &mut model, now)?;
                     rounds += 1;
@@ -255,10 +279,19 @@ fn run_schedule(ops: &[Op], start: u64) -> Result<(), TestCaseError> {
 }
 
 /// Advances both to `now` and checks they fire the same entries at the same ticks.
-fn check_fires(wheel: &mut Wheel, arena: &Arena, model: &mut Model, now: u64) -> Result<usize, TestCaseError> {
+fn check_fires(
+    wheel: &mut Wheel,
+    arena: &Arena,
+    model: &mut Model,
+    now: u64,
+) -> Result<usize, TestCaseError> {
     let mut got = advance(wheel, arena, now);
     let ticks: Vec<u64> = got.iter().map(|f| f.1).collect();
-    prop_assert!(ticks.windows(2).all(|w| w[0] <= w[1]), "fired out of order: {:?}", got);
+    prop_assert!(
+        ticks.windows(2).all(|w| w[0] <= w[1]),
+        "fired out of order: {:?}",
+        got
+    );
     got.sort_by_key(|&(id, tick)| (tick, id));
     let want = model.advance(now);
     prop_assert_eq!(&got, &want);
