@@ -23,6 +23,7 @@
 pub(crate) mod loom;
 pub(crate) mod util;
 
+pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
 pub(crate) mod scheduler;
@@ -35,6 +36,6 @@ pub mod net;
 pub mod sync;
 pub mod time;
 
-// pub use crate::runtime::run;
-// pub use crate::task::spawn;
+pub use crate::runtime::run;
+pub use crate::task::spawn;
 // pub use corio_macros::{main, test};
