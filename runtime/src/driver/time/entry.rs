@@ -218,10 +218,6 @@ impl<R: TimeDriverRef> TimerEntry<R> {
         }
     }
 
-    pub(crate) fn driver(&self) -> &R {
-        &self.driver
-    }
-
     pub(crate) fn deadline(&self) -> StdInstant {
         self.deadline
     }

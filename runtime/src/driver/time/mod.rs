@@ -32,7 +32,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant as StdInstant};
 
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{Arc, Mutex};
 
 mod clock;
 mod entry;
@@ -59,6 +59,26 @@ pub(crate) const WAKE_BATCH: usize = 32;
 pub(crate) const SHUTDOWN_MESSAGE: &str = "a corio timer was polled after its runtime shut \
     down, so it can never fire: keep the Runtime alive while its timers are in use (timers \
     belong to the runtime they were created in)";
+
+/// The owned half of the time driver: dropping it (with the runtime's driver, at shutdown)
+/// shuts the wheel down, so pending timers never fire afterwards.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    handle: Arc<Handle>,
+}
+
+impl Driver {
+    pub(crate) fn new(clock: Clock) -> (Driver, Arc<Handle>) {
+        let handle = Arc::new(Handle::with_clock(clock));
+        (Driver { handle: handle.clone() }, handle)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
 
 /// The shared half of the time driver: every thread of the runtime uses it.
 pub(crate) struct Handle {
@@ -285,7 +305,7 @@ impl Handle {
         }
     }
 
-    /// How many timers are registered (tests, metrics).
+    /// How many timers are registered (`Debug`, tests).
     pub(crate) fn num_registered(&self) -> usize {
         self.shared.lock().wheel.len()
     }
@@ -328,6 +348,7 @@ impl fmt::Debug for Handle {
         f.debug_struct("time::Handle")
             .field("clock", &self.clock)
             .field("is_shutdown", &self.is_shutdown())
+            .field("registered", &self.num_registered())
             .finish_non_exhaustive()
     }
 }

@@ -266,8 +266,8 @@ fn level_for(elapsed: u64, tick: u64) -> usize {
 impl fmt::Debug for Wheel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wheel")
-            .field("elapsed", &self.elapsed)
-            .field("len", &self.len)
+            .field("elapsed", &self.elapsed())
+            .field("len", &self.len())
             .field("next_deadline", &self.next_deadline())
             .finish()
     }
