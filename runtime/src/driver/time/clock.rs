@@ -27,6 +27,9 @@ pub(crate) fn any_virtual_clock() -> bool {
 
 /// A runtime's clock. See the module doc.
 pub(crate) struct Clock {
+    /// When the clock was made: tick 0 of the time driver. Paused time stands at a whole
+    /// number of milliseconds after it (see `pause`).
+    origin: StdInstant,
     /// Only current-thread runtimes may pause time (a multi-thread runtime would race it).
     pausable: bool,
     /// Set once the clock first pauses; never cleared. Until then `now()` is real time.
@@ -56,6 +59,7 @@ impl Clock {
     fn with_options(pausable: bool, start_paused: bool) -> Clock {
         let now = StdInstant::now();
         let clock = Clock {
+            origin: now,
             pausable,
             is_virtual: AtomicBool::new(false),
             inner: Mutex::new(Inner {
@@ -98,8 +102,17 @@ impl Clock {
         let since = inner.unfrozen.take().unwrap_or_else(|| {
             panic!("corio::time::pause(): time is already paused; call resume() first")
         });
-        inner.base += since.elapsed();
+        // Round up to a whole millisecond after the origin, so that paused time sits on a
+        // tick boundary: `sleep(d)` then ends exactly `d` later and `advance(d)` fires it.
+        let now = inner.base + since.elapsed();
+        let millis = now.saturating_duration_since(self.origin).as_nanos().div_ceil(1_000_000);
+        inner.base = self.origin + Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX));
         self.make_virtual();
+    }
+
+    /// Tick 0 of the time driver.
+    pub(crate) fn origin(&self) -> StdInstant {
+        self.origin
     }
 
     /// Lets time run again from where it stands. Panics if it is not paused.

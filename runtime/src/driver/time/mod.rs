@@ -117,7 +117,7 @@ impl Handle {
 
     /// A time driver on `clock` (current-thread runtimes pass [`Clock::pausable`]).
     pub(crate) fn with_clock(clock: Clock) -> Self {
-        let origin = clock.now();
+        let origin = clock.origin();
         Handle {
             clock,
             origin,
