@@ -36,7 +36,11 @@ fn sleep_never_completes_early() {
             let start = StdInstant::now();
             let corio_start = Instant::now();
             sleep(ms(d)).await;
-            assert!(start.elapsed() >= ms(d), "sleep({d} ms) took {:?}", start.elapsed());
+            assert!(
+                start.elapsed() >= ms(d),
+                "sleep({d} ms) took {:?}",
+                start.elapsed()
+            );
             assert!(corio_start.elapsed() >= ms(d));
         }
         // A sub-millisecond sleep rounds up, never down.
@@ -108,7 +112,9 @@ fn timeout_elapses_for_a_slow_future_and_not_before_its_deadline() {
         assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
 
         let start = StdInstant::now();
-        assert!(timeout_at(Instant::now() + ms(10), sleep(ms(10_000))).await.is_err());
+        assert!(timeout_at(Instant::now() + ms(10), sleep(ms(10_000)))
+            .await
+            .is_err());
         assert!(start.elapsed() >= ms(10));
     });
 }
@@ -126,7 +132,9 @@ fn timeout_fires_even_when_the_inner_future_spends_the_whole_budget() {
                 std::future::poll_fn(|cx| done.as_mut().poll(cx)).await;
             }
         };
-        let r = corio::spawn(async move { timeout(ms(20), busy).await }).await.unwrap();
+        let r = corio::spawn(async move { timeout(ms(20), busy).await })
+            .await
+            .unwrap();
         assert!(r.is_err());
     });
 }
@@ -145,7 +153,10 @@ fn timers_consume_coop_budget_so_other_tasks_run() {
         });
         let flag = other_ran.clone();
         let other = corio::spawn(async move { flag.store(true, Ordering::SeqCst) });
-        assert!(spinner.await.unwrap(), "a task polling ready timers never yielded");
+        assert!(
+            spinner.await.unwrap(),
+            "a task polling ready timers never yielded"
+        );
         other.await.unwrap();
     });
 }
@@ -172,7 +183,11 @@ fn one_hundred_thousand_concurrent_sleeps_all_complete() {
         }
     });
     assert_eq!(done.load(Ordering::SeqCst), N as usize);
-    assert!(start.elapsed() < Duration::from_secs(60), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -182,7 +197,10 @@ fn a_dropped_sleep_never_wakes_its_task() {
     rt().block_on(async {
         for d in [1, 5, 70, 5_000] {
             let mut s = Box::pin(sleep(ms(d)));
-            assert!(s.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+            assert!(s
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
             drop(s);
         }
         sleep(ms(100)).await;
@@ -249,7 +267,10 @@ fn pending_timers_never_fire_after_the_runtime_is_dropped() {
         s
     });
     drop(rt);
-    assert!(dropped.load(Ordering::SeqCst), "the sleeping task's future was not dropped");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the sleeping task's future was not dropped"
+    );
     std::thread::sleep(ms(60));
     assert!(!fired.load(Ordering::SeqCst));
     assert!(!escaped.is_elapsed());
@@ -268,7 +289,10 @@ fn pending_timers_never_fire_after_the_runtime_is_dropped() {
 fn creating_a_timer_outside_a_runtime_panics_naming_the_fix() {
     let err = std::panic::catch_unwind(|| sleep(ms(1))).expect_err("sleep outside a runtime");
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(msg.contains("corio::time::sleep") && msg.contains("inside a corio runtime"), "{msg}");
+    assert!(
+        msg.contains("corio::time::sleep") && msg.contains("inside a corio runtime"),
+        "{msg}"
+    );
     assert!(std::panic::catch_unwind(|| time::interval(ms(1))).is_err());
     assert!(std::panic::catch_unwind(|| time::pause()).is_err());
 }
@@ -343,5 +367,9 @@ fn a_timer_registered_from_another_thread_cuts_a_longer_park_short() {
         signal.wait().await;
         thread.join().unwrap();
     });
-    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
 }

@@ -27,7 +27,10 @@ use crate::driver::time::TimeDriverRef;
 /// ```
 #[track_caller]
 pub fn pause() {
-    RuntimeTime::current("corio::time::pause").time_handle().clock().pause();
+    RuntimeTime::current("corio::time::pause")
+        .time_handle()
+        .clock()
+        .pause();
 }
 
 /// Lets the current runtime's paused clock run again, from the time it stands at.
@@ -36,7 +39,10 @@ pub fn pause() {
 /// Outside a runtime, and if time is not paused.
 #[track_caller]
 pub fn resume() {
-    RuntimeTime::current("corio::time::resume").time_handle().clock().resume();
+    RuntimeTime::current("corio::time::resume")
+        .time_handle()
+        .clock()
+        .resume();
 }
 
 /// Moves paused time forward by `duration`, fires the timers that are due, and yields once so

@@ -31,7 +31,9 @@ impl Instant {
     /// The current time: the current runtime's clock (virtual while paused), or std's clock
     /// outside a runtime.
     pub fn now() -> Instant {
-        Instant { std: context::now() }
+        Instant {
+            std: context::now(),
+        }
     }
 
     /// Wraps a std instant.
@@ -101,7 +103,9 @@ impl Add<Duration> for Instant {
     /// # Panics
     /// On overflow, like std's; use [`Instant::checked_add`] to handle it.
     fn add(self, rhs: Duration) -> Instant {
-        Instant { std: self.std + rhs }
+        Instant {
+            std: self.std + rhs,
+        }
     }
 }
 
@@ -115,7 +119,9 @@ impl Sub<Duration> for Instant {
     type Output = Instant;
 
     fn sub(self, rhs: Duration) -> Instant {
-        Instant { std: self.std - rhs }
+        Instant {
+            std: self.std - rhs,
+        }
     }
 }
 

@@ -40,12 +40,19 @@ pub fn interval(period: Duration) -> Interval {
 /// If `period` is zero, and outside a corio runtime.
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    new_interval(RuntimeTime::current("corio::time::interval_at"), start, period)
+    new_interval(
+        RuntimeTime::current("corio::time::interval_at"),
+        start,
+        period,
+    )
 }
 
 #[track_caller]
 fn new_interval(time: RuntimeTime, start: Instant, period: Duration) -> Interval {
-    assert!(period > Duration::ZERO, "corio::time::interval: `period` must be non-zero");
+    assert!(
+        period > Duration::ZERO,
+        "corio::time::interval: `period` must be non-zero"
+    );
     Interval {
         delay: Box::pin(Sleep::new(time, start)),
         period,
@@ -89,7 +96,8 @@ impl MissedTickBehavior {
 }
 
 fn add_or_far(at: Instant, by: Duration) -> Instant {
-    at.checked_add(by).unwrap_or_else(|| Instant::from_std(Instant::far_future_from(at.into_std())))
+    at.checked_add(by)
+        .unwrap_or_else(|| Instant::from_std(Instant::far_future_from(at.into_std())))
 }
 
 /// The stream of ticks of [`interval`] or [`interval_at`].
@@ -112,7 +120,8 @@ impl Interval {
         let due = self.delay.deadline();
         let now = Instant::now();
         let next = if now.saturating_duration_since(due) > MISSED_SLACK {
-            self.missed_tick_behavior.next_deadline(due, now, self.period)
+            self.missed_tick_behavior
+                .next_deadline(due, now, self.period)
         } else {
             add_or_far(due, self.period)
         };

@@ -26,7 +26,9 @@ use crate::driver::time::TimerEntry;
 pub fn sleep(duration: Duration) -> Sleep {
     let time = RuntimeTime::current("corio::time::sleep");
     let now = time.now();
-    let deadline = now.checked_add(duration).unwrap_or_else(|| Instant::far_future_from(now));
+    let deadline = now
+        .checked_add(duration)
+        .unwrap_or_else(|| Instant::far_future_from(now));
     Sleep::new(time, Instant::from_std(deadline))
 }
 
@@ -51,7 +53,9 @@ pub struct Sleep {
 
 impl Sleep {
     pub(crate) fn new(time: RuntimeTime, deadline: Instant) -> Sleep {
-        Sleep { entry: TimerEntry::new(time, deadline.into_std()) }
+        Sleep {
+            entry: TimerEntry::new(time, deadline.into_std()),
+        }
     }
 
     /// When this sleep completes.

@@ -31,8 +31,13 @@ use crate::coop;
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
     let time = RuntimeTime::current("corio::time::timeout");
     let now = time.now();
-    let deadline = now.checked_add(duration).unwrap_or_else(|| Instant::far_future_from(now));
-    Timeout { value: future.into_future(), delay: Sleep::new(time, Instant::from_std(deadline)) }
+    let deadline = now
+        .checked_add(duration)
+        .unwrap_or_else(|| Instant::far_future_from(now));
+    Timeout {
+        value: future.into_future(),
+        delay: Sleep::new(time, Instant::from_std(deadline)),
+    }
 }
 
 /// Runs `future` until `deadline` at most (see [`timeout`]).
@@ -42,7 +47,10 @@ pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoF
 #[track_caller]
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
     let time = RuntimeTime::current("corio::time::timeout_at");
-    Timeout { value: future.into_future(), delay: Sleep::new(time, deadline) }
+    Timeout {
+        value: future.into_future(),
+        delay: Sleep::new(time, deadline),
+    }
 }
 
 /// The future of [`timeout`] and [`timeout_at`].
@@ -79,7 +87,10 @@ impl<T> Timeout<T> {
         // prevents once pinned), and `Timeout` has no `Drop` impl.
         unsafe {
             let this = self.get_unchecked_mut();
-            (Pin::new_unchecked(&mut this.value), Pin::new_unchecked(&mut this.delay))
+            (
+                Pin::new_unchecked(&mut this.value),
+                Pin::new_unchecked(&mut this.delay),
+            )
         }
     }
 }
@@ -107,6 +118,9 @@ impl<T: Future> Future for Timeout<T> {
 
 impl<T: fmt::Debug> fmt::Debug for Timeout<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Timeout").field("value", &self.value).field("delay", &self.delay).finish()
+        f.debug_struct("Timeout")
+            .field("value", &self.value)
+            .field("delay", &self.delay)
+            .finish()
     }
 }

@@ -105,7 +105,10 @@ impl Clock {
         // Round up to a whole millisecond after the origin, so that paused time sits on a
         // tick boundary: `sleep(d)` then ends exactly `d` later and `advance(d)` fires it.
         let now = inner.base + since.elapsed();
-        let millis = now.saturating_duration_since(self.origin).as_nanos().div_ceil(1_000_000);
+        let millis = now
+            .saturating_duration_since(self.origin)
+            .as_nanos()
+            .div_ceil(1_000_000);
         inner.base = self.origin + Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX));
         self.make_virtual();
     }

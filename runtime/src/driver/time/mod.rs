@@ -70,7 +70,12 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(clock: Clock) -> (Driver, Arc<Handle>) {
         let handle = Arc::new(Handle::with_clock(clock));
-        (Driver { handle: handle.clone() }, handle)
+        (
+            Driver {
+                handle: handle.clone(),
+            },
+            handle,
+        )
     }
 }
 
