@@ -373,3 +373,15 @@ fn a_timer_registered_from_another_thread_cuts_a_longer_park_short() {
         start.elapsed()
     );
 }
+
+#[test]
+fn timer_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn unpin<T: Unpin>() {}
+    send_sync::<time::Sleep>();
+    send_sync::<time::Timeout<std::future::Ready<()>>>();
+    send_sync::<time::Interval>();
+    send_sync::<Instant>();
+    send_sync::<time::error::Elapsed>();
+    unpin::<time::Interval>();
+}

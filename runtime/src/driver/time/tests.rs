@@ -379,3 +379,27 @@ fn entries_race_the_firing_thread_on_real_time() {
     firer.join().unwrap();
     assert_eq!(driver.time.num_registered(), 0);
 }
+
+#[test]
+fn a_real_time_clock_refuses_to_pause_and_says_why() {
+    let err = std::panic::catch_unwind(|| Clock::new().pause()).expect_err("pause must panic");
+    let msg = err
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| err.downcast_ref::<String>().cloned().unwrap_or_default());
+    assert!(msg.contains("current-thread runtime"), "{msg}");
+}
+
+#[test]
+fn pausing_rounds_up_to_a_tick_boundary_and_advance_is_exact() {
+    let clock = Clock::pausable(false);
+    std::thread::sleep(Duration::from_micros(300));
+    clock.pause();
+    let since = clock.now() - clock.origin();
+    assert_eq!(since.subsec_nanos() % 1_000_000, 0, "{since:?}");
+    let before = clock.now();
+    clock.advance(ms(7));
+    assert_eq!(clock.now() - before, ms(7));
+    clock.resume();
+    assert!(clock.now() >= before + ms(7));
+}
