@@ -120,3 +120,28 @@ fn loom_waker_change_races_fire() {
         drop(entry);
     });
 }
+
+#[test]
+fn loom_shutdown_races_fire_and_cancel() {
+    loom::model(|| {
+        let (count, waker) = counting();
+        let (time, entry) = armed_entry(&waker);
+        let firer = fire_on_thread(&time);
+        let closer = {
+            let time = time.clone();
+            thread::spawn(move || time.shutdown())
+        };
+        let state = entry.state();
+        drop(entry);
+        firer.join().unwrap();
+        closer.join().unwrap();
+        assert_eq!(time.num_registered(), 0);
+        // Fired at most once (if the fire won the race with shutdown), never after.
+        assert!(wakes(&count) <= 1);
+        assert!(time.is_shutdown());
+        assert!(matches!(
+            state,
+            State::Registered(_) | State::Firing | State::Fired | State::Idle
+        ));
+    });
+}
