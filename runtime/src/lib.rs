@@ -38,4 +38,4 @@ pub mod time;
 
 pub use crate::runtime::run;
 pub use crate::task::spawn;
-// pub use corio_macros::{main, test};
+pub use corio_macros::{main, test};

@@ -254,19 +254,29 @@ mod imp {
 
         impl<T> Clone for Stealer<T> {
             fn clone(&self) -> Self {
-                Self { inner: self.inner.clone() }
+                Self {
+                    inner: self.inner.clone(),
+                }
             }
         }
 
         impl<T> Worker<T> {
             pub(crate) fn new_fifo() -> Self {
-                Self { inner: Arc::new(Mutex::new(VecDeque::new())), lifo: false }
+                Self {
+                    inner: Arc::new(Mutex::new(VecDeque::new())),
+                    lifo: false,
+                }
             }
             pub(crate) fn new_lifo() -> Self {
-                Self { inner: Arc::new(Mutex::new(VecDeque::new())), lifo: true }
+                Self {
+                    inner: Arc::new(Mutex::new(VecDeque::new())),
+                    lifo: true,
+                }
             }
             pub(crate) fn stealer(&self) -> Stealer<T> {
-                Stealer { inner: self.inner.clone() }
+                Stealer {
+                    inner: self.inner.clone(),
+                }
             }
             pub(crate) fn push(&self, task: T) {
                 self.inner.lock().unwrap().push_back(task);
@@ -296,7 +306,9 @@ mod imp {
             }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
                 let mut src = self.inner.lock().unwrap();
-                let Some(first) = src.pop_front() else { return Steal::Empty };
+                let Some(first) = src.pop_front() else {
+                    return Steal::Empty;
+                };
                 let n = src.len().div_ceil(2);
                 let mut dst = dest.inner.lock().unwrap();
                 for _ in 0..n {
@@ -319,7 +331,9 @@ mod imp {
 
         impl<T> Injector<T> {
             pub(crate) fn new() -> Self {
-                Self { inner: Mutex::new(VecDeque::new()) }
+                Self {
+                    inner: Mutex::new(VecDeque::new()),
+                }
             }
             pub(crate) fn push(&self, task: T) {
                 self.inner.lock().unwrap().push_back(task);
@@ -332,7 +346,9 @@ mod imp {
             }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
                 let mut src = self.inner.lock().unwrap();
-                let Some(first) = src.pop_front() else { return Steal::Empty };
+                let Some(first) = src.pop_front() else {
+                    return Steal::Empty;
+                };
                 let n = src.len().div_ceil(2);
                 let mut dst = dest.inner.lock().unwrap();
                 for _ in 0..n {

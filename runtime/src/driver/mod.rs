@@ -42,7 +42,16 @@ impl Driver {
     pub(crate) fn with_clock(clock: time::Clock) -> std::io::Result<(Driver, Handle)> {
         let (io, io_handle) = io::Driver::new()?;
         let (time_driver, time) = time::Driver::new(clock);
-        Ok((Driver { io, _time: time_driver }, Handle { io: io_handle, time }))
+        Ok((
+            Driver {
+                io,
+                _time: time_driver,
+            },
+            Handle {
+                io: io_handle,
+                time,
+            },
+        ))
     }
 
     /// Blocks until I/O is ready, a timer expires, `timeout` passes (`None`: no limit) or

@@ -33,7 +33,12 @@ impl Driver {
             lock: Mutex::new(()),
             condvar: Condvar::new(),
         });
-        Ok((Driver { inner: inner.clone() }, Handle { inner }))
+        Ok((
+            Driver {
+                inner: inner.clone(),
+            },
+            Handle { inner },
+        ))
     }
 
     /// Waits for an unpark or the time-out (`None`: forever, `Some(ZERO)`: no wait).
