@@ -385,3 +385,57 @@ fn timer_types_are_send_and_sync() {
     send_sync::<time::error::Elapsed>();
     unpin::<time::Interval>();
 }
+
+#[test]
+fn sleeps_from_every_worker_of_a_multi_thread_runtime_complete_never_early() {
+    const N: u64 = 20_000;
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = StdInstant::now();
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for i in 0..N {
+            let done = done.clone();
+            handles.push(corio::spawn(async move {
+                let d = ms(1 + (i * 31) % 40);
+                let begun = StdInstant::now();
+                sleep(d).await;
+                assert!(begun.elapsed() >= d, "woke early");
+                // Timeouts race their futures across workers too.
+                assert!(timeout(ms(2), std::future::pending::<()>()).await.is_err());
+                done.fetch_add(1, Ordering::Relaxed);
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(done.load(Ordering::SeqCst), N as usize);
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_long_park_on_a_multi_thread_runtime_is_cut_short_by_an_earlier_timer() {
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let start = StdInstant::now();
+    rt.block_on(async {
+        let _long = corio::spawn(sleep(Duration::from_secs(10)));
+        sleep(ms(20)).await; // everyone idles: the driver parks until the 10 s timer
+        corio::spawn(async { sleep(ms(10)).await }).await.unwrap();
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+}
