@@ -2,7 +2,7 @@
 //! to 100,000, leave the wheel when dropped; timeouts both ways; far futures; shutdown.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -260,12 +260,14 @@ fn pending_timers_never_fire_after_the_runtime_is_dropped() {
         f.store(true, Ordering::SeqCst);
     });
     // A timer moved out of the runtime before it shuts down.
-    let mut escaped = rt.block_on(async {
-        sleep(ms(2)).await; // the spawned task registers its timer meanwhile
-        let mut s = Box::pin(sleep(ms(30)));
-        assert!(futures_lite::future::poll_once(s.as_mut()).await.is_none());
-        s
-    });
+    let mut escaped = rt
+        .block_on(async {
+            sleep(ms(2)).await; // the spawned task registers its timer meanwhile
+            let mut s = Box::pin(sleep(ms(30)));
+            assert!(futures_lite::future::poll_once(s.as_mut()).await.is_none());
+            Some(s) // an `Option`: handing out a future, not awaiting it
+        })
+        .unwrap();
     drop(rt);
     assert!(
         dropped.load(Ordering::SeqCst),
