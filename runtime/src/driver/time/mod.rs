@@ -95,6 +95,7 @@ pub(crate) struct Handle {
     is_shutdown: AtomicBool,
 }
 
+#[derive(Debug)]
 struct Shared {
     wheel: Wheel,
     /// While the driver is between `park_timeout` and `process`: the tick it will wake at

@@ -46,7 +46,7 @@ pub(crate) const MAX_DELAY: u64 =
     (1 << (SLOT_BITS * LEVELS as u32)) - (1 << (SLOT_BITS * (LEVELS as u32 - 1))) - 1;
 
 /// A list of entries, threaded through their [`Links`].
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Slot {
     head: Option<NonNull<TimerShared>>,
     tail: Option<NonNull<TimerShared>>,
