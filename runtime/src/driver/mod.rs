@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use crate::loom::sync::Arc;
+
 pub(crate) mod io;
 pub(crate) mod time;
 
@@ -17,22 +19,34 @@ pub(crate) mod time;
 #[derive(Debug)]
 pub(crate) struct Driver {
     io: io::Driver,
+    /// Shuts the timer wheel down when the driver is dropped (runtime shutdown).
+    _time: time::Driver,
 }
 
 /// The part of the driver every thread shares.
 #[derive(Debug)]
 pub(crate) struct Handle {
     pub(crate) io: io::Handle,
-    pub(crate) time: time::Handle,
+    pub(crate) time: Arc<time::Handle>,
 }
 
 impl Driver {
-    /// Creates the driver and the handle that wakes it.
+    /// Creates the driver and the handle that wakes it, with a clock that `corio::time::pause`
+    /// may pause (current-thread runtimes).
     pub(crate) fn new() -> std::io::Result<(Driver, Handle)> {
+        Driver::with_clock(time::Clock::pausable(false))
+    }
+
+    /// As [`Driver::new`] with a given clock: `time::Clock::new()` (real time only) for
+    /// multi-thread runtimes, `time::Clock::pausable(start_paused)` for current-thread ones.
+    pub(crate) fn with_clock(clock: time::Clock) -> std::io::Result<(Driver, Handle)> {
         let (io, io_handle) = io::Driver::new()?;
-        let time = time::Handle::new();
+        let (time_driver, time) = time::Driver::new(clock);
         Ok((
-            Driver { io },
+            Driver {
+                io,
+                _time: time_driver,
+            },
             Handle {
                 io: io_handle,
                 time,

@@ -1,21 +1,360 @@
-//! The timer wheel. For now no timers exist; the timer issue fills this in, keeping the
-//! API that [`super::Driver::park`] uses.
+//! The time driver: one hierarchical timer wheel per runtime, fired from the park path.
+//!
+//! Responsibilities: turn deadlines into 1 ms ticks (rounding up, so nothing fires early),
+//! keep pending timers in the [`wheel`], tell the parking thread how long it may sleep, fire
+//! what has expired, and jump virtual time forward when a paused runtime goes idle.
+//!
+//! Pieces: [`Clock`] (real or virtual time), `wheel::Wheel` (the data structure, behind one
+//! lock), `entry::TimerEntry` (the pinned per-timer record and its state word; its module doc
+//! has the entry protocol), `waker::AtomicWaker` (the entry's waker slot).
+//!
+//! Protocol of one park ([`super::Driver::park`]):
+//! 1. [`Handle::park_timeout`] shortens the caller's time-out to the next slot start of the
+//!    wheel and records it as `parked_until`. With time paused and a real (non-zero) park, it
+//!    instead advances the clock to that slot start and asks for a zero wait: the runtime is
+//!    idle, so virtual time jumps to the next timer.
+//! 2. The driver waits for I/O with that time-out.
+//! 3. [`Handle::process`] clears `parked_until`, then repeatedly takes the lock, pops up to
+//!    [`WAKE_BATCH`] expired entries (firing each: see `entry.rs`), releases the lock and wakes
+//!    them. The lock is never held while a waker runs: a wake may drop the last reference to
+//!    a task whose `Sleep` then takes this lock to cancel another timer.
+//!
+//! Registration from another thread (the `Sleep` face, on its first poll) returns
+//! `unpark = true` when its tick is earlier than `parked_until`; the caller then unparks the
+//! driver, which re-runs step 1 with the new deadline.
+//!
+//! Shutdown ([`Handle::shutdown`]) sets a flag and empties the wheel without firing anything;
+//! the entries go back to `Idle` and their wakers are dropped (outside the lock).
 
-use std::time::Duration;
+use std::fmt;
+use std::ptr::NonNull;
+use std::task::Waker;
+use std::time::{Duration, Instant as StdInstant};
+
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+
+mod clock;
+mod entry;
+mod waker;
+mod wheel;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;
+#[cfg(all(test, not(loom)))]
+mod wheel_tests;
+
+pub(crate) use clock::{any_virtual_clock, Clock};
+pub(crate) use entry::{State, TimeDriverRef, TimerEntry};
+
+use entry::{TimerShared, MAX_TICK};
+use wheel::Wheel;
+
+/// Expired timers woken per lock hold (see step 3).
+pub(crate) const WAKE_BATCH: usize = 32;
+
+/// Panic message for a timer used after its runtime shut down.
+pub(crate) const SHUTDOWN_MESSAGE: &str = "a corio timer was polled after its runtime shut \
+    down, so it can never fire: keep the Runtime alive while its timers are in use (timers \
+    belong to the runtime they were created in)";
+
+/// The owned half of the time driver: dropping it (with the runtime's driver, at shutdown)
+/// shuts the wheel down, so pending timers never fire afterwards.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    handle: Arc<Handle>,
+}
+
+impl Driver {
+    pub(crate) fn new(clock: Clock) -> (Driver, Arc<Handle>) {
+        let handle = Arc::new(Handle::with_clock(clock));
+        (
+            Driver {
+                handle: handle.clone(),
+            },
+            handle,
+        )
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// The shared half of the time driver: every thread of the runtime uses it.
+pub(crate) struct Handle {
+    clock: Clock,
+    /// Tick 0. Ticks are milliseconds of the clock's time since then.
+    origin: StdInstant,
+    shared: Mutex<Shared>,
+    /// Set under the lock by `shutdown`; read without it by `process` and `park_timeout`.
+    is_shutdown: AtomicBool,
+}
 
 #[derive(Debug)]
-pub(crate) struct Handle {}
+struct Shared {
+    wheel: Wheel,
+    /// While the driver is between `park_timeout` and `process`: the tick it will wake at
+    /// (`u64::MAX`: none). `None` when it is not parked.
+    parked_until: Option<u64>,
+}
+
+/// The result of [`Handle::register`].
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Registration {
+    /// In the wheel. `unpark`: earlier than the parked driver's wake-up; unpark it.
+    Registered { unpark: bool },
+    /// The tick has already come: the entry is `Fired` and was not inserted.
+    Elapsed,
+    /// The runtime shut down: the entry stays `Idle` forever.
+    Shutdown,
+}
 
 impl Handle {
+    /// A time driver on a real-time clock that cannot be paused.
     pub(crate) fn new() -> Self {
-        Handle {}
+        Handle::with_clock(Clock::new())
     }
 
-    /// The time-out the parked thread may sleep: `timeout` shortened to the next timer.
+    /// A time driver on `clock` (current-thread runtimes pass [`Clock::pausable`]).
+    pub(crate) fn with_clock(clock: Clock) -> Self {
+        let origin = clock.origin();
+        Handle {
+            clock,
+            origin,
+            shared: Mutex::new(Shared {
+                wheel: Wheel::new(),
+                parked_until: None,
+            }),
+            is_shutdown: AtomicBool::new(false),
+        }
+    }
+
+    /// The runtime's clock: `corio::time::Instant::now()` and `pause()` go through it.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// True once [`Handle::shutdown`] ran.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.is_shutdown.load(Ordering::Acquire)
+    }
+
+    /// The first tick at or after `deadline` (rounding up: a timer never fires early).
+    pub(crate) fn deadline_to_tick(&self, deadline: StdInstant) -> u64 {
+        let nanos = deadline.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(nanos.div_ceil(1_000_000))
+            .unwrap_or(MAX_TICK)
+            .min(MAX_TICK)
+    }
+
+    /// The last tick that has fully come (rounding down).
+    fn now_tick(&self) -> u64 {
+        let millis = self
+            .clock
+            .now()
+            .saturating_duration_since(self.origin)
+            .as_millis();
+        u64::try_from(millis).unwrap_or(MAX_TICK).min(MAX_TICK)
+    }
+
+    /// Inserts an `Idle` entry at `tick` and marks it `Registered` (or `Fired`).
+    ///
+    /// # Safety
+    /// `entry` is pinned, `Idle`, and stays alive until it is cancelled through
+    /// [`Handle::cancel`] or observed `Fired` or `Idle` (the entry protocol, step 4).
+    pub(crate) unsafe fn register(&self, entry: NonNull<TimerShared>, tick: u64) -> Registration {
+        let mut shared = self.shared.lock();
+        if self.is_shutdown.load(Ordering::Relaxed) {
+            return Registration::Shutdown;
+        }
+        // SAFETY: forwarded from this function's contract; we hold the lock.
+        unsafe { shared.insert(entry, tick) }
+    }
+
+    /// Moves a registered entry to `tick`; an entry that is no longer registered goes `Idle`.
+    /// Returns a waker to wake (the new tick has already come) and whether to unpark the
+    /// driver.
+    ///
+    /// # Safety
+    /// As for [`Handle::register`], except that the entry may be in any state.
+    pub(crate) unsafe fn reregister(
+        &self,
+        entry: NonNull<TimerShared>,
+        tick: u64,
+    ) -> (Option<Waker>, bool) {
+        let mut shared = self.shared.lock();
+        // SAFETY: the entry is live (contract).
+        let this = unsafe { entry.as_ref() };
+        // Relaxed: under the lock, which orders us after every transition but the owner's.
+        let State::Registered(_) = this.state(Ordering::Relaxed) else {
+            // The firer (or shutdown) got the lock first: `Fired` or `Idle`, in no wheel
+            // (`Firing` is never visible under the lock). Like a reset of a fired timer, it
+            // goes `Idle` and registers on its next poll; the firer woke its task already.
+            this.set_state(State::Idle, Ordering::Relaxed);
+            return (None, false);
+        };
+        // SAFETY: registered entries are in this wheel; we hold the lock.
+        unsafe { shared.wheel.remove(entry) };
+        this.set_state(State::Idle, Ordering::Relaxed);
+        // SAFETY: the entry is live, pinned, `Idle` and ours; we hold the lock.
+        match unsafe { shared.insert(entry, tick) } {
+            Registration::Registered { unpark } => (None, unpark),
+            _ => (this.waker_take(), false),
+        }
+    }
+
+    /// Removes a registered entry from the wheel (it goes `Idle`); does nothing if it fired.
+    ///
+    /// # Safety
+    /// `entry` is live and was registered with this handle.
+    pub(crate) unsafe fn cancel(&self, entry: NonNull<TimerShared>) {
+        let mut shared = self.shared.lock();
+        // SAFETY: live (contract).
+        let this = unsafe { entry.as_ref() };
+        if let State::Registered(_) = this.state(Ordering::Relaxed) {
+            // SAFETY: registered entries are in this wheel; we hold the lock.
+            unsafe { shared.wheel.remove(entry) };
+            this.set_state(State::Idle, Ordering::Relaxed);
+        }
+    }
+
+    /// Step 1: the time-out for the parking thread.
     pub(crate) fn park_timeout(&self, timeout: Option<Duration>) -> Option<Duration> {
-        timeout
+        if self.is_shutdown() {
+            return timeout;
+        }
+        let mut shared = self.shared.lock();
+        let Some(next) = shared.wheel.next_deadline() else {
+            shared.parked_until = Some(u64::MAX);
+            return timeout;
+        };
+        shared.parked_until = Some(next);
+        let next_offset = Duration::from_millis(next);
+        if self.clock.is_paused() {
+            if timeout != Some(Duration::ZERO) {
+                // Idle with time paused: jump to the next timer instead of sleeping.
+                if let Some(target) = self.origin.checked_add(next_offset) {
+                    self.clock.advance_to(target);
+                }
+            }
+            return Some(Duration::ZERO);
+        }
+        let now_offset = self.clock.now().saturating_duration_since(self.origin);
+        let until = next_offset.saturating_sub(now_offset);
+        Some(timeout.map_or(until, |t| t.min(until)))
     }
 
-    /// Fires every timer whose deadline has passed.
-    pub(crate) fn process(&self) {}
+    /// Step 3: fires every timer whose tick has come.
+    pub(crate) fn process(&self) {
+        if self.is_shutdown() {
+            return;
+        }
+        let now = self.now_tick();
+        let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
+        loop {
+            let mut n = 0;
+            let mut done = false;
+            {
+                let mut shared = self.shared.lock();
+                shared.parked_until = None;
+                while n < WAKE_BATCH {
+                    let Some(entry) = shared.wheel.poll_next(now) else {
+                        done = true;
+                        break;
+                    };
+                    // SAFETY: just removed from the wheel, lock held.
+                    if let Some(waker) = unsafe { TimerShared::fire(entry) } {
+                        batch[n] = Some(waker);
+                        n += 1;
+                    }
+                }
+            }
+            for waker in batch[..n].iter_mut() {
+                waker.take().expect("batched waker").wake();
+            }
+            if done {
+                return;
+            }
+        }
+    }
+
+    /// Empties the wheel without firing anything; later registrations fail. Idempotent.
+    pub(crate) fn shutdown(&self) {
+        let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
+        loop {
+            let mut n = 0;
+            {
+                let mut shared = self.shared.lock();
+                // Release pairs with the Acquire in `is_shutdown`.
+                self.is_shutdown.store(true, Ordering::Release);
+                while n < WAKE_BATCH {
+                    let Some(entry) = shared.wheel.pop_any() else {
+                        break;
+                    };
+                    // SAFETY: just removed from the wheel, lock held.
+                    batch[n] = unsafe { TimerShared::cut_off(entry) };
+                    n += 1;
+                }
+            }
+            // Dropped outside the lock: dropping a waker may drop a task and its timers.
+            let was_full = n == WAKE_BATCH;
+            batch[..n].iter_mut().for_each(|w| drop(w.take()));
+            if !was_full {
+                return;
+            }
+        }
+    }
+
+    /// How many timers are registered (`Debug`, tests).
+    pub(crate) fn num_registered(&self) -> usize {
+        self.shared.lock().wheel.len()
+    }
+}
+
+impl Shared {
+    /// # Safety
+    /// As for [`Handle::register`]; the caller holds the lock.
+    unsafe fn insert(&mut self, entry: NonNull<TimerShared>, tick: u64) -> Registration {
+        // SAFETY: live (contract).
+        let this = unsafe { entry.as_ref() };
+        // SAFETY: forwarded from the contract.
+        match unsafe { self.wheel.insert(entry, tick) } {
+            Ok(tick) => {
+                // Relaxed: the owner's own transition; the firer reads it under the lock.
+                this.set_state(State::Registered(tick), Ordering::Relaxed);
+                let unpark = matches!(self.parked_until, Some(until) if tick < until);
+                if unpark {
+                    // Later registrations before the driver wakes need no second unpark.
+                    self.parked_until = Some(tick);
+                }
+                Registration::Registered { unpark }
+            }
+            Err(()) => {
+                this.set_state(State::Fired, Ordering::Relaxed);
+                Registration::Elapsed
+            }
+        }
+    }
+}
+
+impl Default for Handle {
+    fn default() -> Self {
+        Handle::new()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("time::Handle")
+            .field("clock", &self.clock)
+            .field("is_shutdown", &self.is_shutdown())
+            .field("registered", &self.num_registered())
+            .finish_non_exhaustive()
+    }
 }

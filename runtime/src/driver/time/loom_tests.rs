@@ -1,0 +1,147 @@
+//! Loom models of the entry protocol (`entry.rs`): the driver thread fires while the owner
+//! cancels, resets or changes its waker.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Arc;
+use crate::loom::thread;
+
+use super::{Clock, Handle, State, TimeDriverRef, TimerEntry};
+
+#[derive(Debug, Clone)]
+struct ModelDriver(Arc<Handle>);
+
+impl TimeDriverRef for ModelDriver {
+    fn time_handle(&self) -> &Handle {
+        &self.0
+    }
+    fn unpark(&self) {}
+}
+
+/// Counts wakes. (`Wake` needs std's `Arc`; the count itself is a loom atomic.)
+struct CountWaker(AtomicUsize);
+
+impl Wake for CountWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting() -> (std::sync::Arc<CountWaker>, Waker) {
+    let count = std::sync::Arc::new(CountWaker(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+fn wakes(count: &CountWaker) -> usize {
+    count.0.load(Ordering::SeqCst)
+}
+
+type Entry = Pin<Box<TimerEntry<ModelDriver>>>;
+
+/// A paused driver with one entry registered 1 ms ahead and time already advanced to it, so
+/// that the next `process` fires it.
+fn armed_entry(waker: &Waker) -> (Arc<Handle>, Entry) {
+    let time = Arc::new(Handle::with_clock(Clock::pausable(true)));
+    let deadline = time.clock().now() + Duration::from_millis(1);
+    let mut entry = Box::pin(TimerEntry::new(ModelDriver(time.clone()), deadline));
+    assert!(entry
+        .as_mut()
+        .poll_elapsed(&mut Context::from_waker(waker))
+        .is_pending());
+    time.clock().advance(Duration::from_millis(1));
+    (time, entry)
+}
+
+fn fire_on_thread(time: &Arc<Handle>) -> thread::JoinHandle<()> {
+    let time = time.clone();
+    thread::spawn(move || time.process())
+}
+
+#[test]
+fn loom_fire_races_cancel() {
+    loom::model(|| {
+        let (count, waker) = counting();
+        let (time, entry) = armed_entry(&waker);
+        let firer = fire_on_thread(&time);
+        drop(entry); // cancel: unlinks under the lock, or finds it fired (or firing)
+        firer.join().unwrap();
+        assert_eq!(time.num_registered(), 0);
+        assert!(wakes(&count) <= 1);
+    });
+}
+
+#[test]
+fn loom_fire_races_reset() {
+    loom::model(|| {
+        let (count, waker) = counting();
+        let (time, mut entry) = armed_entry(&waker);
+        let firer = fire_on_thread(&time);
+        let later = time.clock().now() + Duration::from_millis(5);
+        entry.as_mut().reset(later);
+        firer.join().unwrap();
+        match entry.state() {
+            // The reset came first: moved to 5 ms later, not fired, still holds the waker.
+            State::Registered(_) => {
+                assert_eq!(wakes(&count), 0);
+                assert_eq!(time.num_registered(), 1);
+            }
+            // The fire came first (before the reset looked, or while it waited for the lock):
+            // woken once; the reset made it idle, to register on the next poll.
+            State::Idle => {
+                assert_eq!(wakes(&count), 1);
+                assert_eq!(time.num_registered(), 0);
+            }
+            other => panic!("unexpected state {other:?}"),
+        }
+        drop(entry);
+        assert_eq!(time.num_registered(), 0);
+    });
+}
+
+#[test]
+fn loom_waker_change_races_fire() {
+    loom::model(|| {
+        let (_first, first_waker) = counting();
+        let (second, second_waker) = counting();
+        let (time, mut entry) = armed_entry(&first_waker);
+        let firer = fire_on_thread(&time);
+        let polled = entry
+            .as_mut()
+            .poll_elapsed(&mut Context::from_waker(&second_waker));
+        firer.join().unwrap();
+        assert!(entry.is_elapsed());
+        if polled == Poll::Pending {
+            // The owner went to sleep on the second waker: it must have been woken.
+            assert_eq!(wakes(&second), 1, "the new waker was lost");
+        }
+        drop(entry);
+    });
+}
+
+#[test]
+fn loom_shutdown_races_fire_and_cancel() {
+    loom::model(|| {
+        let (count, waker) = counting();
+        let (time, entry) = armed_entry(&waker);
+        let firer = fire_on_thread(&time);
+        let closer = {
+            let time = time.clone();
+            thread::spawn(move || time.shutdown())
+        };
+        let state = entry.state();
+        drop(entry);
+        firer.join().unwrap();
+        closer.join().unwrap();
+        assert_eq!(time.num_registered(), 0);
+        // Fired at most once (if the fire won the race with shutdown), never after.
+        assert!(wakes(&count) <= 1);
+        assert!(time.is_shutdown());
+        assert!(matches!(
+            state,
+            State::Registered(_) | State::Firing | State::Fired | State::Idle
+        ));
+    });
+}
