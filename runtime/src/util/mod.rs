@@ -1,1 +1,3 @@
 //! Leaf helpers with no knowledge of tasks or schedulers.
+
+pub(crate) mod rand;
