@@ -64,7 +64,11 @@ fn join_of_nothing_and_of_one() {
 fn join_rotates_which_future_is_polled_first() {
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut fut = Box::pin(async {
-        corio::join!(logging_pending(0, &log), logging_pending(1, &log), logging_pending(2, &log))
+        corio::join!(
+            logging_pending(0, &log),
+            logging_pending(1, &log),
+            logging_pending(2, &log)
+        )
     });
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..3 {
@@ -109,7 +113,10 @@ fn finished_futures_are_not_polled_again_and_are_dropped_at_once() {
     });
     assert_eq!(quick, "quick");
     assert_eq!(polls.get(), 1);
-    assert!(slow, "a finished future is dropped when it completes, not when join! returns");
+    assert!(
+        slow,
+        "a finished future is dropped when it completes, not when join! returns"
+    );
 }
 
 #[test]
@@ -174,7 +181,10 @@ fn try_join_returns_the_first_error_at_once_and_drops_the_rest() {
         })
     });
     assert_eq!(result, Err("first".to_string()));
-    assert!(never_dropped.get() && slow_dropped.get(), "the other futures are dropped");
+    assert!(
+        never_dropped.get() && slow_dropped.get(),
+        "the other futures are dropped"
+    );
 }
 
 #[test]

@@ -25,7 +25,9 @@ impl Drop for DropFlag {
 
 /// A future that is never ready and reports its drop.
 fn pending_with_flag(dropped: &Rc<Cell<bool>>) -> impl Future<Output = ()> {
-    let flag = DropFlag { dropped: dropped.clone() };
+    let flag = DropFlag {
+        dropped: dropped.clone(),
+    };
     poll_fn(move |_| {
         let _keep = &flag;
         Poll::Pending
@@ -118,7 +120,11 @@ fn false_precondition_disables_branch_but_still_evaluates_its_future() {
             assert_eq!(winner, "enabled");
         }
     });
-    assert_eq!(evaluated.get(), 200, "a disabled branch's future expression is still evaluated");
+    assert_eq!(
+        evaluated.get(),
+        200,
+        "a disabled branch's future expression is still evaluated"
+    );
     assert_eq!(polls.get(), 0, "a disabled branch's future is never polled");
 }
 
@@ -134,7 +140,11 @@ fn pattern_mismatch_disables_branch_and_select_goes_on() {
         }
     });
     assert_eq!(winner, "second");
-    assert_eq!(mismatch_polls.get(), 1, "a completed branch is not polled again");
+    assert_eq!(
+        mismatch_polls.get(),
+        1,
+        "a completed branch is not polled again"
+    );
     assert_eq!(other_polls.get(), 4);
 }
 
@@ -209,7 +219,11 @@ fn borrowed_futures_survive_across_loop_iterations() {
         }
     });
     assert_eq!(result, "long");
-    assert_eq!(long_polls.get(), 6, "one poll per round: 5 pending, then ready");
+    assert_eq!(
+        long_polls.get(),
+        6,
+        "one poll per round: 5 pending, then ready"
+    );
     assert_eq!(ticks, 5);
 }
 
@@ -260,8 +274,14 @@ fn handlers_drive_the_callers_control_flow() {
     }
     block_on(async {
         assert_eq!(first_even(&[1, 3, 4, 5]).await, Ok(4));
-        assert_eq!(first_even(&[1, -2, 4]).await, Err("negative value -2".to_string()));
-        assert_eq!(first_even(&[1, 3]).await, Err("no even value among 2".to_string()));
+        assert_eq!(
+            first_even(&[1, -2, 4]).await,
+            Err("negative value -2".to_string())
+        );
+        assert_eq!(
+            first_even(&[1, 3]).await,
+            Err("no even value among 2".to_string())
+        );
     });
 }
 

@@ -123,7 +123,10 @@ mod tests {
                 assert!(v < n, "next_n({n}) returned {v}");
                 seen[v as usize] = true;
             }
-            assert!(seen.iter().all(|&s| s), "next_n({n}) missed a value in 50*n draws");
+            assert!(
+                seen.iter().all(|&s| s),
+                "next_n({n}) missed a value in 50*n draws"
+            );
         }
         assert_eq!(rng.next_n(0), 0);
     }
@@ -150,7 +153,10 @@ mod tests {
             counts[thread_rng_n(4) as usize] += 1;
         }
         for (bucket, &count) in counts.iter().enumerate() {
-            assert!((9_000..=11_000).contains(&count), "bucket {bucket} got {count} of 40,000");
+            assert!(
+                (9_000..=11_000).contains(&count),
+                "bucket {bucket} got {count} of 40,000"
+            );
         }
     }
 
