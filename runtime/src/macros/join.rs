@@ -42,10 +42,14 @@ macro_rules! join {
         let mut __next_start: u32 = 0;
         $crate::__private::poll_fn(|__cx| {
             let __start = if $biased { 0 } else { __next_start };
-            __next_start = (__start + 1) % __COUNT;
+            __next_start = if __start + 1 == __COUNT { 0 } else { __start + 1 };
             let mut __all_done = true;
             for __offset in 0..__COUNT {
-                let __index = (__start + __offset) % __COUNT;
+                // `__start + __offset < 2 * __COUNT`: one subtraction wraps it.
+                let __index = match __start + __offset {
+                    __i if __i >= __COUNT => __i - __COUNT,
+                    __i => __i,
+                };
                 $( if __index == ($($idx)*) {
                     let ($($skip,)* __future, ..) = &mut __futures;
                     if $crate::__private::MaybeDone::poll(__future.as_mut(), __cx).is_pending() {
@@ -117,10 +121,14 @@ macro_rules! try_join {
         let mut __next_start: u32 = 0;
         $crate::__private::poll_fn(|__cx| {
             let __start = if $biased { 0 } else { __next_start };
-            __next_start = (__start + 1) % __COUNT;
+            __next_start = if __start + 1 == __COUNT { 0 } else { __start + 1 };
             let mut __all_done = true;
             for __offset in 0..__COUNT {
-                let __index = (__start + __offset) % __COUNT;
+                // `__start + __offset < 2 * __COUNT`: one subtraction wraps it.
+                let __index = match __start + __offset {
+                    __i if __i >= __COUNT => __i - __COUNT,
+                    __i => __i,
+                };
                 $( if __index == ($($idx)*) {
                     let ($($skip,)* __future, ..) = &mut __futures;
                     if $crate::__private::MaybeDone::poll(__future.as_mut(), __cx).is_pending() {

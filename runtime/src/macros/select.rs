@@ -126,7 +126,11 @@ macro_rules! select {
                 };
                 let mut __any_pending = false;
                 for __offset in 0..__BRANCHES {
-                    let __branch = (__start + __offset) % __BRANCHES;
+                    // `__start + __offset < 2 * __BRANCHES`: one subtraction wraps it.
+                    let __branch = match __start + __offset {
+                        __b if __b >= __BRANCHES => __b - __BRANCHES,
+                        __b => __b,
+                    };
                     let __mask: u64 = 1 << __branch;
                     if __disabled & __mask != 0 {
                         continue;
