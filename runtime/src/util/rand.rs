@@ -167,3 +167,20 @@ mod tests {
         assert_ne!(draw(), other);
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+
+    /// The scheduler draws victims from worker threads inside loom models: the thread-local
+    /// must work under loom's `thread_local!`, once per modelled thread.
+    #[test]
+    fn loom_thread_rng_per_thread() {
+        loom::model(|| {
+            let other = loom::thread::spawn(|| (0..4).map(|_| thread_rng_n(3)).collect::<Vec<_>>());
+            let mine: Vec<u32> = (0..4).map(|_| thread_rng_n(3)).collect();
+            let theirs = other.join().unwrap();
+            assert!(mine.iter().chain(&theirs).all(|&v| v < 3));
+        });
+    }
+}
