@@ -145,3 +145,100 @@ impl<T, E, F: StdFuture<Output = Result<T, E>>> MaybeDone<F> {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::future::{poll_fn, ready};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    use super::*;
+    use crate::coop;
+
+    /// Counts wake-ups.
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn select_yields_when_the_budget_is_spent_and_asks_to_be_polled_again() {
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = StdContext::from_waker(&waker);
+        let mut fut = std::pin::pin!(async {
+            crate::select! {
+                v = ready(1) => v,
+            }
+        });
+        coop::budget(|| {
+            // Spend the whole budget, as a task that polled many resources would have.
+            while coop::poll_proceed(&mut cx)
+                .map(|r| r.made_progress())
+                .is_ready()
+            {}
+            counter.0.store(0, Ordering::Relaxed);
+            assert!(
+                fut.as_mut().poll(&mut cx).is_pending(),
+                "an always-ready branch must yield"
+            );
+            assert_eq!(
+                counter.0.load(Ordering::Relaxed),
+                1,
+                "and wake its task to run again"
+            );
+        });
+        // With a fresh budget (the next poll of the task), it completes.
+        assert_eq!(
+            coop::budget(|| fut.as_mut().poll(&mut cx)),
+            StdPoll::Ready(1)
+        );
+    }
+
+    #[test]
+    fn maybe_done_keeps_the_output_until_taken_once() {
+        let mut polls = 0;
+        let mut done = std::pin::pin!(maybe_done(poll_fn(|_| {
+            polls += 1;
+            if polls < 2 {
+                StdPoll::Pending
+            } else {
+                StdPoll::Ready("out")
+            }
+        })));
+        let mut cx = StdContext::from_waker(Waker::noop());
+        assert!(done.as_mut().poll(&mut cx).is_pending());
+        assert!(done.as_mut().poll(&mut cx).is_ready());
+        // Done: further polls do not reach the finished future.
+        assert!(done.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(done.as_mut().take_output(), "out");
+        assert!(matches!(*done, MaybeDone::Gone));
+        drop(done);
+        assert_eq!(polls, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "take_output called in state MaybeDone::Future")]
+    fn maybe_done_take_output_before_completion_panics() {
+        let mut running = std::pin::pin!(maybe_done(std::future::pending::<()>()));
+        running.as_mut().take_output();
+    }
+
+    #[test]
+    fn maybe_done_take_err_only_takes_errors() {
+        let mut cx = StdContext::from_waker(Waker::noop());
+        let mut ok = std::pin::pin!(maybe_done(ready(Ok::<u8, &str>(1))));
+        assert!(ok.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(ok.as_mut().take_err(), None);
+        assert_eq!(ok.as_mut().take_ok(), 1);
+
+        let mut err = std::pin::pin!(maybe_done(ready(Err::<u8, &str>("e"))));
+        assert!(err.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(err.as_mut().take_err(), Some("e"));
+        assert!(matches!(*err, MaybeDone::Gone));
+    }
+}
