@@ -201,10 +201,10 @@ mod tests {
 
     #[test]
     fn maybe_done_keeps_the_output_until_taken_once() {
-        let mut polls = 0;
+        let polls = std::cell::Cell::new(0);
         let mut done = std::pin::pin!(maybe_done(poll_fn(|_| {
-            polls += 1;
-            if polls < 2 {
+            polls.set(polls.get() + 1);
+            if polls.get() < 2 {
                 StdPoll::Pending
             } else {
                 StdPoll::Ready("out")
@@ -217,8 +217,7 @@ mod tests {
         assert!(done.as_mut().poll(&mut cx).is_ready());
         assert_eq!(done.as_mut().take_output(), "out");
         assert!(matches!(*done, MaybeDone::Gone));
-        drop(done);
-        assert_eq!(polls, 2);
+        assert_eq!(polls.get(), 2);
     }
 
     #[test]
