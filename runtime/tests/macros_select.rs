@@ -399,3 +399,40 @@ fn select_is_usable_through_a_pinned_box_future() {
     let boxed: Pin<Box<dyn Future<Output = u8> + Send>> = Box::pin(fut);
     assert!(matches!(block_on(boxed), 1 | 2));
 }
+
+#[test]
+fn preconditions_are_evaluated_before_any_future_expression() {
+    let log = std::cell::RefCell::new(Vec::new());
+    let cond = |name: &'static str| {
+        log.borrow_mut().push(name);
+        true
+    };
+    let fut = |name: &'static str| {
+        log.borrow_mut().push(name);
+        ready(name)
+    };
+    block_on(async {
+        corio::select! {
+            biased;
+            v = fut("future 0"), if cond("condition 0") => v,
+            v = fut("future 1"), if cond("condition 1") => v,
+        }
+    });
+    assert_eq!(*log.borrow(), ["condition 0", "condition 1", "future 0", "future 1"]);
+}
+
+#[test]
+fn handler_may_use_what_the_futures_borrowed() {
+    // The futures are gone when the handler runs, so their borrows are too.
+    let mut values = vec![1];
+    block_on(async {
+        corio::select! {
+            len = async {
+                values.push(2);
+                values.len()
+            } => values.push(len as i32 + 1),
+            () = pending() => {}
+        }
+    });
+    assert_eq!(values, [1, 2, 3]);
+}
