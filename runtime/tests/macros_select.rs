@@ -418,7 +418,10 @@ fn preconditions_are_evaluated_before_any_future_expression() {
             v = fut("future 1"), if cond("condition 1") => v,
         }
     });
-    assert_eq!(*log.borrow(), ["condition 0", "condition 1", "future 0", "future 1"]);
+    assert_eq!(
+        *log.borrow(),
+        ["condition 0", "condition 1", "future 0", "future 1"]
+    );
 }
 
 #[test]
