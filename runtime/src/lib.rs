@@ -26,6 +26,7 @@ mod macros;
 pub(crate) mod loom;
 pub(crate) mod util;
 
+pub(crate) mod blocking;
 pub(crate) mod coop;
 pub(crate) mod driver;
 pub(crate) mod scheduler;
@@ -41,6 +42,6 @@ pub mod time;
 #[doc(hidden)]
 pub use crate::macros::support as __private;
 
-// pub use crate::runtime::run;
-// pub use crate::task::spawn;
+pub use crate::runtime::run;
+pub use crate::task::spawn;
 // pub use corio_macros::{main, test};

@@ -18,6 +18,11 @@ pub(crate) mod common {
     /// (task ids, runtime ids) with `Relaxed` increments and synchronizes nothing else.
     /// Loom atomics cannot live in a `static`, so this one stays std's in both builds.
     pub(crate) type StaticAtomicU64 = std::sync::atomic::AtomicU64;
+
+    /// A statistics counter (polls, steals, parks, busy time): written with `Relaxed` and
+    /// only read for reporting, never to decide anything, so it is left out of the models
+    /// to keep their state space small.
+    pub(crate) type MetricU64 = std::sync::atomic::AtomicU64;
 }
 
 #[cfg(not(loom))]

@@ -1,3 +1,4 @@
 //! Leaf helpers with no knowledge of tasks or schedulers.
 
+pub(crate) mod cache_padded;
 pub(crate) mod rand;
