@@ -75,28 +75,48 @@
 /// });
 /// ```
 ///
-/// A loop over borrowed futures, with preconditions, a refutable pattern and `else`:
+/// A loop with a precondition, a refutable pattern and `else`:
 ///
 /// ```
-/// use std::future::ready;
-///
 /// futures_lite::future::block_on(async {
-///     let mut items = vec![Some(1), None, Some(3)].into_iter();
+///     let mut queue = vec![1, 2, 3, 4];
 ///     let mut sum = 0;
-///     let mut ticks = 0;
 ///     loop {
 ///         corio::select! {
-///             // `Some(v)` does not match `None`: that branch is disabled for this round.
-///             Some(Some(v)) = ready(items.next()) => sum += v,
-///             _ = ready(()), if ticks < 2 => ticks += 1,
-///             else => {
-///                 // Only when every branch is disabled: `items.next()` was `None` (the
-///                 // iterator is done) or `Some(None)`, and the ticks are used up.
-///                 if items.len() == 0 { break; }
-///             }
+///             // Disabled by its precondition once the sum reaches 5, and by its pattern
+///             // once the queue is empty (`None` does not match `Some(v)`).
+///             Some(v) = async { queue.pop() }, if sum < 5 => sum += v,
+///             else => break,
 ///         }
 ///     }
-///     assert_eq!((sum, ticks), (4, 2));
+///     assert_eq!(sum, 4 + 3);
+///     assert_eq!(queue, [1, 2]);
+/// });
+/// ```
+///
+/// Selecting on `&mut fut` polls a future without consuming it, so it survives the rounds
+/// it loses (an `async` block must be [pinned](crate::pin) first):
+///
+/// ```
+/// use futures_lite::future::yield_now;
+///
+/// futures_lite::future::block_on(async {
+///     let slow = async {
+///         for _ in 0..3 {
+///             yield_now().await;
+///         }
+///         "slow"
+///     };
+///     corio::pin!(slow);
+///     let mut other_rounds = 0;
+///     let result = loop {
+///         corio::select! {
+///             biased;
+///             v = &mut slow => break v,
+///             () = std::future::ready(()) => other_rounds += 1,
+///         }
+///     };
+///     assert_eq!((result, other_rounds), ("slow", 3));
 /// });
 /// ```
 #[macro_export]
