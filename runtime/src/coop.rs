@@ -65,7 +65,9 @@ fn with_budget<R>(budget: Budget, f: impl FnOnce() -> R) -> R {
 
 /// True when the current poll still has budget (or is unconstrained).
 pub(crate) fn has_budget_remaining() -> bool {
-    CURRENT.try_with(|cell| cell.get().0 != Some(0)).unwrap_or(true)
+    CURRENT
+        .try_with(|cell| cell.get().0 != Some(0))
+        .unwrap_or(true)
 }
 
 /// Consumes one unit of budget, or returns `Pending` (having woken the task) when the
@@ -164,7 +166,11 @@ mod tests {
         });
         // Outside `budget` there is no limit.
         for _ in 0..1000 {
-            poll_proceed(&mut cx).map(|r| r.made_progress()).is_ready().then_some(()).unwrap();
+            poll_proceed(&mut cx)
+                .map(|r| r.made_progress())
+                .is_ready()
+                .then_some(())
+                .unwrap();
         }
     }
 }

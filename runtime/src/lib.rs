@@ -44,4 +44,4 @@ pub use crate::macros::support as __private;
 
 pub use crate::runtime::run;
 pub use crate::task::spawn;
-// pub use corio_macros::{main, test};
+pub use corio_macros::{main, test};

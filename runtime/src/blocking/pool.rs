@@ -67,7 +67,10 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
     type Output = R;
 
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
-        let f = self.0.take().expect("blocking task polled after completion");
+        let f = self
+            .0
+            .take()
+            .expect("blocking task polled after completion");
         // A blocking closure may take any time; it must not consume the budget of the
         // thread (there is none here, but a closure may block_on a resource).
         Poll::Ready(crate::coop::with_unconstrained(f))
@@ -184,7 +187,8 @@ impl Spawner {
 
     fn start_thread(&self, handle: &scheduler::Handle, id: usize) -> std::io::Result<()> {
         let config = &self.inner.config;
-        let mut builder = thread::Builder::new().name(format!("{}-blocking-{id}", config.thread_name));
+        let mut builder =
+            thread::Builder::new().name(format!("{}-blocking-{id}", config.thread_name));
         if let Some(size) = config.thread_stack_size {
             builder = builder.stack_size(size);
         }
@@ -233,7 +237,8 @@ impl Inner {
             let deadline = Instant::now() + keep_alive;
             loop {
                 let now = Instant::now();
-                let timed_out = now >= deadline || wait_timeout(&self.condvar, &mut shared, deadline - now);
+                let timed_out =
+                    now >= deadline || wait_timeout(&self.condvar, &mut shared, deadline - now);
                 if shared.notified > 0 {
                     shared.notified -= 1;
                     shared.idle -= 1;

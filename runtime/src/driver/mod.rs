@@ -31,7 +31,13 @@ impl Driver {
     pub(crate) fn new() -> std::io::Result<(Driver, Handle)> {
         let (io, io_handle) = io::Driver::new()?;
         let time = time::Handle::new();
-        Ok((Driver { io }, Handle { io: io_handle, time }))
+        Ok((
+            Driver { io },
+            Handle {
+                io: io_handle,
+                time,
+            },
+        ))
     }
 
     /// Blocks until I/O is ready, a timer expires, `timeout` passes (`None`: no limit) or

@@ -171,6 +171,9 @@ fn default_worker_threads() -> io::Result<usize> {
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder").field("kind", &self.kind).field("config", &self.config).finish()
+        f.debug_struct("Builder")
+            .field("kind", &self.kind)
+            .field("config", &self.config)
+            .finish()
     }
 }

@@ -45,7 +45,9 @@ where
 }
 
 /// Runs `f` with the current runtime's handle.
-pub(crate) fn with_current<R>(f: impl FnOnce(&scheduler::Handle) -> R) -> Result<R, TryCurrentError> {
+pub(crate) fn with_current<R>(
+    f: impl FnOnce(&scheduler::Handle) -> R,
+) -> Result<R, TryCurrentError> {
     let res = CONTEXT.try_with(|cx| {
         let current = cx.current.borrow();
         current.as_ref().map(f).ok_or(TryCurrentError::no_context())
@@ -63,7 +65,10 @@ pub(crate) fn no_runtime_message() -> &'static str {
 /// Makes `handle` current until the guard drops (restoring the previous one).
 pub(crate) fn set_current(handle: &scheduler::Handle) -> SetCurrentGuard {
     let prev = CONTEXT.with(|cx| cx.current.borrow_mut().replace(handle.clone()));
-    SetCurrentGuard { prev: Some(prev), _not_send: std::marker::PhantomData }
+    SetCurrentGuard {
+        prev: Some(prev),
+        _not_send: std::marker::PhantomData,
+    }
 }
 
 /// Restores the previously current runtime.
@@ -98,7 +103,9 @@ pub(crate) fn enter_runtime(handle: &scheduler::Handle) -> EnterRuntimeGuard {
              call to `corio::task::spawn_blocking` (or `block_in_place` on a multi-thread runtime)"
         );
     }
-    EnterRuntimeGuard { _current: set_current(handle) }
+    EnterRuntimeGuard {
+        _current: set_current(handle),
+    }
 }
 
 /// Leaves the runtime on drop.
@@ -147,7 +154,9 @@ pub(crate) fn set_scheduler<R>(scheduler: &scheduler::Context, f: impl FnOnce() 
 
 /// Runs `f` with this thread's scheduler context, if it drives one.
 pub(crate) fn with_scheduler<R>(f: impl FnOnce(Option<&scheduler::Context>) -> R) -> R {
-    let ptr = CONTEXT.try_with(|cx| cx.scheduler.get()).unwrap_or(std::ptr::null());
+    let ptr = CONTEXT
+        .try_with(|cx| cx.scheduler.get())
+        .unwrap_or(std::ptr::null());
     // SAFETY: a non-null pointer was installed by `set_scheduler`, whose caller keeps the
     // context alive (it borrows it) until the pointer is reset on the way out.
     f(unsafe { ptr.as_ref() })

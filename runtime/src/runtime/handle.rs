@@ -41,7 +41,9 @@ impl Handle {
 
     /// The handle of the current runtime, or an error outside one.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        context::with_current(|inner| Handle { inner: inner.clone() })
+        context::with_current(|inner| Handle {
+            inner: inner.clone(),
+        })
     }
 
     /// Spawns a task onto this runtime.
@@ -77,7 +79,10 @@ impl Handle {
     /// Makes this runtime current on this thread until the guard drops, so that
     /// `corio::spawn` and `Handle::current` work there.
     pub fn enter(&self) -> EnterGuard<'_> {
-        EnterGuard { _guard: context::set_current(&self.inner), _handle: PhantomData }
+        EnterGuard {
+            _guard: context::set_current(&self.inner),
+            _handle: PhantomData,
+        }
     }
 
     /// Statistics of the runtime.

@@ -28,7 +28,10 @@ pub struct RuntimeMetrics {
 
 impl RuntimeMetrics {
     pub(crate) fn new(handle: scheduler::Handle) -> Self {
-        RuntimeMetrics { handle, taken: Instant::now() }
+        RuntimeMetrics {
+            handle,
+            taken: Instant::now(),
+        }
     }
 
     /// The number of worker threads (1 for a current-thread runtime).
@@ -98,8 +101,15 @@ impl RuntimeMetrics {
 
 impl fmt::Display for RuntimeMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let uptime = self.taken.saturating_duration_since(self.handle.started()).max(Duration::from_nanos(1));
-        writeln!(f, "{:<10} {:>12} {:>10} {:>10} {:>8}", "", "polls", "steals", "parks", "busy %")?;
+        let uptime = self
+            .taken
+            .saturating_duration_since(self.handle.started())
+            .max(Duration::from_nanos(1));
+        writeln!(
+            f,
+            "{:<10} {:>12} {:>10} {:>10} {:>8}",
+            "", "polls", "steals", "parks", "busy %"
+        )?;
         let mut total = 0;
         for i in 0..self.num_workers() {
             let s = self.stats(i);

@@ -32,6 +32,7 @@ pub use self::runtime::Runtime;
 /// ```
 #[track_caller]
 pub fn run<F: std::future::Future>(future: F) -> F::Output {
-    let rt = Runtime::new().unwrap_or_else(|e| panic!("corio::run: failed to build the runtime: {e}"));
+    let rt =
+        Runtime::new().unwrap_or_else(|e| panic!("corio::run: failed to build the runtime: {e}"));
     rt.block_on(future)
 }

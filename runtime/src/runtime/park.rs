@@ -24,7 +24,11 @@ pub(crate) struct Parker {
 
 impl Parker {
     pub(crate) fn new() -> Arc<Parker> {
-        Arc::new(Parker { notified: AtomicBool::new(false), lock: Mutex::new(()), condvar: Condvar::new() })
+        Arc::new(Parker {
+            notified: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            condvar: Condvar::new(),
+        })
     }
 
     /// Blocks until [`Parker::unpark`] was called since the last return (step 2).
@@ -48,8 +52,8 @@ impl Parker {
     }
 
     /// A waker that unparks this parker.
-    pub(crate) fn waker(self: &Arc<Self>) -> Waker {
-        let raw = Arc::into_raw(self.clone()) as *const ();
+    pub(crate) fn waker(me: &Arc<Self>) -> Waker {
+        let raw = Arc::into_raw(me.clone()) as *const ();
         // SAFETY: `raw` came from `Arc::into_raw` of an `Arc<Parker>`, which is what the
         // vtable functions expect; each RawWaker owns one strong count.
         unsafe { Waker::from_raw(RawWaker::new(raw, &VTABLE)) }
@@ -83,7 +87,7 @@ unsafe fn drop_raw(ptr: *const ()) {
 /// Runs `future` to completion on the calling thread (step 1 and 2 of the protocol).
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let parker = Parker::new();
-    let waker = parker.waker();
+    let waker = Parker::waker(&parker);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {

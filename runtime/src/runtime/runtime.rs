@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::builder::Kind;
 use super::{context, park, EnterGuard, Handle, RuntimeMetrics};
 use crate::blocking::BlockingPool;
-use crate::scheduler::{self, current_thread::CurrentThread, Config};
+use crate::scheduler::{self, current_thread::CurrentThread, multi_thread::MultiThread, Config};
 use crate::task::JoinHandle;
 
 /// A corio runtime: worker threads (or the calling thread), the I/O driver, the timer
@@ -32,6 +32,7 @@ pub struct Runtime {
 
 enum Scheduler {
     CurrentThread(CurrentThread),
+    MultiThread(MultiThread),
 }
 
 impl Runtime {
@@ -44,14 +45,27 @@ impl Runtime {
         let blocking = BlockingPool::new(&config);
         let spawner = blocking.spawner().clone();
         let (scheduler, inner) = match kind {
-            // The multi-thread scheduler lands with its issue; until then both kinds run on
-            // the current-thread scheduler.
-            Kind::CurrentThread | Kind::MultiThread => {
+            Kind::CurrentThread => {
                 let (ct, handle) = CurrentThread::new(config, spawner)?;
-                (Scheduler::CurrentThread(ct), scheduler::Handle::CurrentThread(handle))
+                (
+                    Scheduler::CurrentThread(ct),
+                    scheduler::Handle::CurrentThread(handle),
+                )
+            }
+            Kind::MultiThread => {
+                let (mt, handle) = MultiThread::new(config, spawner)?;
+                (
+                    Scheduler::MultiThread(mt),
+                    scheduler::Handle::MultiThread(handle),
+                )
             }
         };
-        Ok(Runtime { handle: Handle { inner }, scheduler, blocking, shut_down: false })
+        Ok(Runtime {
+            handle: Handle { inner },
+            scheduler,
+            blocking,
+            shut_down: false,
+        })
     }
 
     /// Runs `future` to completion on this thread, driving the runtime meanwhile (on a
@@ -64,11 +78,11 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter_runtime(&self.handle.inner);
-        match &self.scheduler {
-            Scheduler::CurrentThread(ct) => {
-                let scheduler::Handle::CurrentThread(h) = &self.handle.inner;
+        match (&self.scheduler, &self.handle.inner) {
+            (Scheduler::CurrentThread(ct), scheduler::Handle::CurrentThread(h)) => {
                 ct.block_on(h, future)
             }
+            _ => park::block_on(future),
         }
     }
 
@@ -122,11 +136,13 @@ impl Runtime {
         // Task destructors run now and may spawn or ask for the current runtime: make this
         // one current so they see a runtime that refuses (cancels) new work.
         let _current = context::set_current(&self.handle.inner);
-        match &self.scheduler {
-            Scheduler::CurrentThread(ct) => {
-                let scheduler::Handle::CurrentThread(h) = &self.handle.inner;
-                ct.shutdown(h);
+        let join_workers = blocking_timeout != Some(Duration::ZERO);
+        match (&self.scheduler, &self.handle.inner) {
+            (Scheduler::CurrentThread(ct), scheduler::Handle::CurrentThread(h)) => ct.shutdown(h),
+            (Scheduler::MultiThread(mt), scheduler::Handle::MultiThread(h)) => {
+                mt.shutdown(h, join_workers)
             }
+            _ => unreachable!("runtime and handle flavours always match"),
         }
         self.blocking.shutdown(blocking_timeout);
     }
@@ -140,7 +156,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("handle", &self.handle).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
     }
 }
 
@@ -149,5 +167,4 @@ fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Runtime>();
     is::<Handle>();
-    let _ = park::block_on::<std::future::Ready<()>>;
 }

@@ -80,10 +80,16 @@ pub(crate) struct Context {
 }
 
 impl CurrentThread {
-    pub(crate) fn new(config: Config, blocking: Spawner) -> std::io::Result<(CurrentThread, Arc<Handle>)> {
+    pub(crate) fn new(
+        config: Config,
+        blocking: Spawner,
+    ) -> std::io::Result<(CurrentThread, Arc<Handle>)> {
         let (driver, driver_handle) = Driver::new()?;
         let handle = Arc::new(Handle {
-            inject: Mutex::new(Inject { queue: VecDeque::new(), closed: false }),
+            inject: Mutex::new(Inject {
+                queue: VecDeque::new(),
+                closed: false,
+            }),
             owned: OwnedTasks::new(1),
             woken: AtomicBool::new(false),
             driver: driver_handle,
@@ -93,15 +99,26 @@ impl CurrentThread {
             spawned: MetricU64::new(0),
             started: Instant::now(),
         });
-        let core = Box::new(Core { tasks: VecDeque::with_capacity(64), tick: 0, driver: Some(driver), polls: 0 });
-        Ok((CurrentThread { core: Mutex::new(Some(core)), waiters: Mutex::new(Vec::new()) }, handle))
+        let core = Box::new(Core {
+            tasks: VecDeque::with_capacity(64),
+            tick: 0,
+            driver: Some(driver),
+            polls: 0,
+        });
+        Ok((
+            CurrentThread {
+                core: Mutex::new(Some(core)),
+                waiters: Mutex::new(Vec::new()),
+            },
+            handle,
+        ))
     }
 
     /// Step 1: runs `future` to completion, driving the scheduler while it holds the core.
     pub(crate) fn block_on<F: Future>(&self, handle: &Arc<Handle>, future: F) -> F::Output {
         let mut future = pin!(future);
         let parker = Parker::new();
-        let waker = parker.waker();
+        let waker = Parker::waker(&parker);
         loop {
             // Bound first: a guard in the `if let` scrutinee would live through the block.
             let core = self.core.lock().take();
@@ -152,7 +169,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        me.spawned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        me.spawned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (join, notified) = me.owned.bind(future, me.clone(), id);
         if let Some(notified) = notified {
             me.schedule(notified);
@@ -190,8 +208,8 @@ impl Handle {
         self.inject.lock().queue.pop_front()
     }
 
-    fn waker(self: &Arc<Self>) -> Waker {
-        let raw = Arc::into_raw(self.clone()) as *const ();
+    fn waker(me: &Arc<Self>) -> Waker {
+        let raw = Arc::into_raw(me.clone()) as *const ();
         // SAFETY: `raw` is an `Arc<Handle>` strong count owned by the waker; the vtable
         // below treats it as exactly that.
         unsafe { Waker::from_raw(RawWaker::new(raw, &BLOCK_ON_WAKER)) }
@@ -260,13 +278,23 @@ impl CoreGuard {
         core: Box<Core>,
         future: std::pin::Pin<&mut F>,
     ) -> (Box<Core>, F::Output) {
-        let cx = super::Context::CurrentThread(Context { handle: handle.clone(), core: RefCell::new(Some(core)) });
+        let cx = super::Context::CurrentThread(Context {
+            handle: handle.clone(),
+            core: RefCell::new(Some(core)),
+        });
         let out = context::set_scheduler(&cx, || {
-            let super::Context::CurrentThread(cx) = &cx else { unreachable!() };
+            let super::Context::CurrentThread(cx) = &cx else {
+                unreachable!()
+            };
             cx.run(future)
         });
-        let super::Context::CurrentThread(cx) = cx else { unreachable!() };
-        let core = cx.core.into_inner().expect("the scheduler core was not put back; this is a corio bug");
+        let super::Context::CurrentThread(cx) = cx else {
+            unreachable!()
+        };
+        let core = cx
+            .core
+            .into_inner()
+            .expect("the scheduler core was not put back; this is a corio bug");
         (core, out)
     }
 }
@@ -275,7 +303,7 @@ impl Context {
     /// Steps 2-4.
     fn run<F: Future>(&self, mut future: std::pin::Pin<&mut F>) -> F::Output {
         let handle = &self.handle;
-        let waker = handle.waker();
+        let waker = Handle::waker(handle);
         let mut cx = TaskContext::from_waker(&waker);
         let config = &handle.config;
         let global_interval = config.global_queue_interval.max(1);
@@ -293,11 +321,12 @@ impl Context {
             }
 
             let mut ran = 0;
+            // Up to `event_interval` tasks even if the `block_on` future was woken meanwhile,
+            // so a future that keeps yielding cannot starve the tasks it waits for.
             while ran < event_interval {
-                if handle.woken.load(Ordering::Relaxed) {
+                let Some(task) = self.next_task(global_interval) else {
                     break;
-                }
-                let Some(task) = self.next_task(global_interval) else { break };
+                };
                 task.run();
                 ran += 1;
             }
@@ -314,13 +343,21 @@ impl Context {
     }
 
     fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
-        f(self.core.borrow_mut().as_mut().expect("scheduler core missing; this is a corio bug"))
+        f(self
+            .core
+            .borrow_mut()
+            .as_mut()
+            .expect("scheduler core missing; this is a corio bug"))
     }
 
     fn next_task(&self, global_interval: u32) -> Option<Notified<Arc<Handle>>> {
         let (tick, local) = self.with_core(|core| {
             core.tick = core.tick.wrapping_add(1);
-            let local = if core.tick % global_interval == 0 { None } else { core.tasks.pop_front() };
+            let local = if core.tick % global_interval == 0 {
+                None
+            } else {
+                core.tasks.pop_front()
+            };
             (core.tick, local)
         });
         if local.is_some() {
@@ -345,11 +382,20 @@ impl Context {
     /// Parks on the driver with the core taken out of the context, so that wakers fired by
     /// the driver push to the injector (they cannot reach the local queue meanwhile).
     fn park(&self, timeout: Option<Duration>, busy_since: &mut Instant) {
-        let mut core = self.core.borrow_mut().take().expect("scheduler core missing; this is a corio bug");
-        let mut driver = core.driver.take().expect("driver missing; this is a corio bug");
+        let mut core = self
+            .core
+            .borrow_mut()
+            .take()
+            .expect("scheduler core missing; this is a corio bug");
+        let mut driver = core
+            .driver
+            .take()
+            .expect("driver missing; this is a corio bug");
         if timeout != Some(Duration::ZERO) {
             self.handle.metrics.add_busy(busy_since.elapsed());
-            self.handle.metrics.add_polls(std::mem::take(&mut core.polls));
+            self.handle
+                .metrics
+                .add_polls(std::mem::take(&mut core.polls));
             self.handle.metrics.inc_parks();
         }
         driver.park(&self.handle.driver, timeout);
@@ -377,12 +423,15 @@ impl fmt::Debug for CurrentThread {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("current_thread::Handle").field("owned", &self.owned).finish_non_exhaustive()
+        f.debug_struct("current_thread::Handle")
+            .field("owned", &self.owned)
+            .finish_non_exhaustive()
     }
 }
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("current_thread::Context").finish_non_exhaustive()
+        f.debug_struct("current_thread::Context")
+            .finish_non_exhaustive()
     }
 }

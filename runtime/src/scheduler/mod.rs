@@ -14,6 +14,7 @@ use crate::task::{Id, JoinHandle};
 
 pub(crate) mod current_thread;
 pub(crate) mod metrics;
+pub(crate) mod multi_thread;
 
 /// A user callback run on runtime threads.
 pub(crate) type Callback = StdArc<dyn Fn() + Send + Sync>;
@@ -48,6 +49,7 @@ impl std::fmt::Debug for Config {
 #[derive(Debug, Clone)]
 pub(crate) enum Handle {
     CurrentThread(crate::loom::sync::Arc<current_thread::Handle>),
+    MultiThread(crate::loom::sync::Arc<multi_thread::Handle>),
 }
 
 impl Handle {
@@ -58,6 +60,7 @@ impl Handle {
     {
         match self {
             Handle::CurrentThread(h) => current_thread::Handle::spawn(h, future, id),
+            Handle::MultiThread(h) => multi_thread::Handle::spawn(h, future, id),
         }
     }
 
@@ -72,48 +75,56 @@ impl Handle {
     pub(crate) fn blocking(&self) -> &crate::blocking::Spawner {
         match self {
             Handle::CurrentThread(h) => &h.blocking,
+            Handle::MultiThread(h) => &h.blocking,
         }
     }
 
     pub(crate) fn driver(&self) -> &driver::Handle {
         match self {
             Handle::CurrentThread(h) => &h.driver,
+            Handle::MultiThread(h) => &h.driver,
         }
     }
 
     pub(crate) fn config(&self) -> &Config {
         match self {
             Handle::CurrentThread(h) => &h.config,
+            Handle::MultiThread(h) => &h.config,
         }
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
         match self {
             Handle::CurrentThread(h) => h.is_shutdown(),
+            Handle::MultiThread(h) => h.is_shutdown(),
         }
     }
 
     pub(crate) fn num_workers(&self) -> usize {
         match self {
             Handle::CurrentThread(_) => 1,
+            Handle::MultiThread(h) => h.num_workers(),
         }
     }
 
     pub(crate) fn num_alive_tasks(&self) -> usize {
         match self {
             Handle::CurrentThread(h) => h.num_alive_tasks(),
+            Handle::MultiThread(h) => h.num_alive_tasks(),
         }
     }
 
     pub(crate) fn spawned_tasks_count(&self) -> u64 {
         match self {
             Handle::CurrentThread(h) => h.spawned.load(std::sync::atomic::Ordering::Relaxed),
+            Handle::MultiThread(h) => h.spawned.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
     pub(crate) fn injector_depth(&self) -> usize {
         match self {
             Handle::CurrentThread(h) => h.injector_depth(),
+            Handle::MultiThread(h) => h.injector_depth(),
         }
     }
 
@@ -123,12 +134,14 @@ impl Handle {
                 debug_assert_eq!(worker, 0);
                 h.metrics.stats()
             }
+            Handle::MultiThread(h) => h.worker_stats(worker),
         }
     }
 
     pub(crate) fn started(&self) -> std::time::Instant {
         match self {
             Handle::CurrentThread(h) => h.started,
+            Handle::MultiThread(h) => h.started,
         }
     }
 
@@ -136,6 +149,7 @@ impl Handle {
     pub(crate) fn ptr(&self) -> *const () {
         match self {
             Handle::CurrentThread(h) => crate::loom::sync::Arc::as_ptr(h) as *const (),
+            Handle::MultiThread(h) => crate::loom::sync::Arc::as_ptr(h) as *const (),
         }
     }
 }
@@ -145,4 +159,5 @@ impl Handle {
 #[derive(Debug)]
 pub(crate) enum Context {
     CurrentThread(current_thread::Context),
+    MultiThread(multi_thread::Context),
 }

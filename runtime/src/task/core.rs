@@ -134,7 +134,9 @@ unsafe fn poll<T: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let mut cx = Context::from_waker(&waker);
     let polled = {
         let _id = super::CurrentId::enter(cell.header.id);
-        catch_unwind(AssertUnwindSafe(|| coop::budget(|| cell.poll_future(&mut cx))))
+        catch_unwind(AssertUnwindSafe(|| {
+            coop::budget(|| cell.poll_future(&mut cx))
+        }))
     };
     match polled {
         Ok(Poll::Ready(())) => {}
@@ -176,10 +178,13 @@ unsafe fn complete<T: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             // No JoinHandle will read the output: drop it here.
             let _id = super::CurrentId::enter(cell.header.id);
             // SAFETY: COMPLETE without JOIN_INTEREST gives the completer the stage.
-            cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+            cell.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed });
         } else if snapshot.is_join_waker_set() {
             // SAFETY: JOIN_WAKER is set, so the runtime may read the slot.
-            cell.header.join_waker.with(|w| unsafe { (*w).as_ref() }.map(Waker::wake_by_ref));
+            cell.header
+                .join_waker
+                .with(|w| unsafe { (*w).as_ref() }.map(Waker::wake_by_ref));
             let after = cell.header.state.unset_waker_after_complete();
             if !after.is_join_interested() {
                 // SAFETY: the handle left while we held the slot; it is ours to clear.
@@ -242,7 +247,9 @@ unsafe fn try_read_output<T: Future + 'static, S: Schedule>(
         return;
     }
     // SAFETY: COMPLETE was observed with JOIN_INTEREST held, so the stage is the handle's.
-    let stage = cell.stage.with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+    let stage = cell
+        .stage
+        .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
     let out = match stage {
         Stage::Finished(out) => out,
         _ => panic!("JoinHandle polled after it returned Ready"),
@@ -261,11 +268,16 @@ fn can_read_output(header: &Header, waker: &Waker) -> bool {
         set_join_waker(header, waker)
     } else {
         // SAFETY: the runtime only reads the slot while JOIN_WAKER is set, and so do we.
-        let same = header.join_waker.with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)));
+        let same = header
+            .join_waker
+            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)));
         if same {
             return false;
         }
-        header.state.unset_join_waker().and_then(|_| set_join_waker(header, waker))
+        header
+            .state
+            .unset_join_waker()
+            .and_then(|_| set_join_waker(header, waker))
     };
     match res {
         Ok(_) => false,
@@ -281,7 +293,9 @@ fn set_join_waker(
     waker: &Waker,
 ) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: JOIN_WAKER is clear and the task is not complete: the handle owns the slot.
-    header.join_waker.with_mut(|w| unsafe { *w = Some(waker.clone()) });
+    header
+        .join_waker
+        .with_mut(|w| unsafe { *w = Some(waker.clone()) });
     let res = header.state.set_join_waker();
     if res.is_err() {
         // Completed meanwhile: the slot is still ours; leave it empty.
@@ -303,7 +317,8 @@ unsafe fn drop_join_handle<T: Future + 'static, S: Schedule>(ptr: NonNull<Header
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let _id = super::CurrentId::enter(cell.header.id);
             // SAFETY: COMPLETE and we held JOIN_INTEREST: the stage is ours.
-            cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+            cell.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed });
         }));
     }
     if drop_waker {
@@ -355,7 +370,8 @@ impl<T: Future, S> Cell<T, S> {
             let _id = super::CurrentId::enter(self.header.id);
             // SAFETY: the caller owns RUNNING.
             catch_unwind(AssertUnwindSafe(|| {
-                self.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+                self.stage
+                    .with_mut(|stage| unsafe { *stage = Stage::Consumed })
             }))
         };
         let err = match dropped {
@@ -363,7 +379,8 @@ impl<T: Future, S> Cell<T, S> {
             Err(payload) => JoinError::panic(self.header.id, payload),
         };
         // SAFETY: the caller owns RUNNING.
-        self.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(Err(err)) });
+        self.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Finished(Err(err)) });
     }
 
     /// The future panicked: drop it (a second panic from its destructor is discarded, the
@@ -372,11 +389,13 @@ impl<T: Future, S> Cell<T, S> {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let _id = super::CurrentId::enter(self.header.id);
             // SAFETY: the caller owns RUNNING.
-            self.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            self.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         }));
         let err = JoinError::panic(self.header.id, payload);
         // SAFETY: the caller owns RUNNING.
-        self.stage.with_mut(|stage| unsafe { *stage = Stage::Finished(Err(err)) });
+        self.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Finished(Err(err)) });
     }
 }
 

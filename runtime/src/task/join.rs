@@ -46,7 +46,10 @@ impl<T> JoinHandle<T> {
     /// `raw` is a task whose output type is `T`, and the caller transfers its `JoinHandle`
     /// reference.
     pub(super) unsafe fn from_raw(raw: NonNull<Header>) -> Self {
-        JoinHandle { raw, _output: PhantomData }
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
     }
 
     fn header(&self) -> &Header {
@@ -109,7 +112,9 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
@@ -162,7 +167,9 @@ impl Drop for AbortHandle {
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle").field("id", &self.id()).finish()
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
@@ -209,11 +216,17 @@ unsafe impl Sync for SyncPayload {}
 
 impl JoinError {
     pub(crate) fn cancelled(id: Id) -> JoinError {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
     }
 
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
-        JoinError { id, repr: Repr::Panic(SyncPayload(payload)) }
+        JoinError {
+            id,
+            repr: Repr::Panic(SyncPayload(payload)),
+        }
     }
 
     /// True if the task was cancelled: aborted, or dropped by runtime shutdown.
@@ -253,7 +266,9 @@ impl JoinError {
 
 fn panic_message(payload: &SyncPayload) -> Option<&str> {
     let p = &*payload.0;
-    p.downcast_ref::<&'static str>().copied().or_else(|| p.downcast_ref::<String>().map(String::as_str))
+    p.downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
 }
 
 impl fmt::Display for JoinError {

@@ -52,9 +52,11 @@ pub(crate) struct OwnedTasks<S: 'static> {
 impl<S: Schedule> OwnedTasks<S> {
     /// A list with about `shards` shards (rounded up to a power of two).
     pub(crate) fn new(shards: usize) -> Self {
-        let n = shards.max(1).next_power_of_two();
+        let n = shards.clamp(1, crate::loom::MAX_OWNED_SHARDS).next_power_of_two();
         OwnedTasks {
-            shards: (0..n).map(|_| CachePadded(Mutex::new(Shard { head: None }))).collect(),
+            shards: (0..n)
+                .map(|_| CachePadded(Mutex::new(Shard { head: None })))
+                .collect(),
             mask: n - 1,
             closed: AtomicBool::new(false),
             count: AtomicUsize::new(0),
@@ -116,7 +118,11 @@ impl<S: Schedule> OwnedTasks<S> {
         let ptr = allocate(future, scheduler, id);
         // SAFETY: `allocate` made three references: the list's, the queue's, the handle's.
         let (task, notified, join) = unsafe {
-            (Task::<S>::from_raw(ptr), Notified::<S>::from_raw(ptr), JoinHandle::from_raw(ptr))
+            (
+                Task::<S>::from_raw(ptr),
+                Notified::<S>::from_raw(ptr),
+                JoinHandle::from_raw(ptr),
+            )
         };
         let mut shard = self.shard(id).lock();
         if self.closed.load(Ordering::Relaxed) {
@@ -190,7 +196,11 @@ unsafe fn push_front(shard: &mut Shard, ptr: NonNull<Header>) {
     // SAFETY: links are guarded by the shard lock, which the caller holds.
     unsafe {
         ptr.as_ref().owned.with_mut(|l| {
-            *l = Links { prev: None, next: shard.head, in_list: true };
+            *l = Links {
+                prev: None,
+                next: shard.head,
+                in_list: true,
+            };
         });
         if let Some(old) = shard.head {
             old.as_ref().owned.with_mut(|l| (*l).prev = Some(ptr));
@@ -215,7 +225,9 @@ unsafe fn unlink(shard: &mut Shard, ptr: NonNull<Header>) -> bool {
             Some((l.prev.take(), l.next.take()))
         })
     };
-    let Some((prev, next)) = links else { return false };
+    let Some((prev, next)) = links else {
+        return false;
+    };
     // SAFETY: neighbours are linked in the same shard, guarded by the held lock.
     unsafe {
         match prev {

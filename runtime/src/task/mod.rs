@@ -31,9 +31,9 @@ pub(crate) mod list;
 mod state;
 mod waker;
 
+use self::core::Header;
 pub use self::join::{AbortHandle, Id, JoinError, JoinHandle};
 pub(crate) use self::list::OwnedTasks;
-use self::core::Header;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -80,7 +80,10 @@ impl<S: 'static> Task<S> {
     /// # Safety
     /// The caller transfers one reference to the task at `raw`, whose scheduler type is `S`.
     pub(super) unsafe fn from_raw(raw: NonNull<Header>) -> Self {
-        Task { raw, _scheduler: PhantomData }
+        Task {
+            raw,
+            _scheduler: PhantomData,
+        }
     }
 
     fn header(&self) -> &Header {
@@ -128,6 +131,20 @@ impl<S: 'static> Notified<S> {
         self.0.id()
     }
 
+    /// The raw pointer, owning this reference; see [`Notified::from_raw_ptr`].
+    pub(crate) fn into_raw_ptr(self) -> *mut () {
+        let raw = self.0.raw;
+        std::mem::forget(self);
+        raw.as_ptr().cast()
+    }
+
+    /// # Safety
+    /// `ptr` came from [`Notified::into_raw_ptr`] with the same `S`, and is used once.
+    pub(crate) unsafe fn from_raw_ptr(ptr: *mut ()) -> Self {
+        // SAFETY: forwarded; the pointer is non-null as it came from a `NonNull`.
+        unsafe { Notified::from_raw(NonNull::new_unchecked(ptr.cast())) }
+    }
+
     /// Cancels the task without polling it (a queue that will never run it is being torn
     /// down). Consumes this reference.
     pub(crate) fn shutdown(self) {
@@ -164,7 +181,10 @@ impl<S: 'static> Drop for Task<S> {
 
 impl<S> fmt::Debug for Task<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task").field("id", &self.id()).field("state", &self.header().state).finish()
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("state", &self.header().state)
+            .finish()
     }
 }
 
@@ -229,6 +249,53 @@ where
     F::Output: Send + 'static,
 {
     crate::runtime::context::spawn(future)
+}
+
+/// Runs the blocking function `f` on the runtime's blocking pool and returns a handle to its
+/// result, so that blocking code (file I/O, CPU-heavy work, a C library) does not stall the
+/// workers.
+///
+/// # Panics
+/// Outside a runtime (as [`spawn`]).
+///
+/// ```
+/// corio::run(async {
+///     let sum = corio::task::spawn_blocking(|| (1..=10u64).sum::<u64>()).await.unwrap();
+///     assert_eq!(sum, 55);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match crate::runtime::context::with_current(|h| h.spawn_blocking(f)) {
+        Ok(join) => join,
+        Err(e) => panic!("corio::task::spawn_blocking: {e}"),
+    }
+}
+
+/// Runs the blocking function `f` on this thread, after handing this worker's queued tasks
+/// to a new worker thread so they keep running meanwhile. Unlike [`spawn_blocking`], `f`
+/// may borrow from the caller.
+///
+/// # Panics
+/// On a current-thread runtime (use [`spawn_blocking`] there).
+///
+/// ```
+/// corio::run(async {
+///     let data = vec![1, 2, 3];
+///     let total: i32 = corio::task::block_in_place(|| data.iter().sum());
+///     assert_eq!(total, 6);
+/// });
+/// ```
+#[track_caller]
+pub fn block_in_place<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R,
+{
+    crate::scheduler::multi_thread::block_in_place(f)
 }
 
 /// Yields to the scheduler: the task goes to the back of the run queue, so others run first.

@@ -19,7 +19,9 @@
 
 use std::fmt;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
+use crate::loom::sync::atomic::{
+    AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed,
+};
 
 /// A thread owns the future.
 const RUNNING: usize = 1 << 0;
@@ -41,7 +43,14 @@ const REF_MASK: usize = !(REF_ONE - 1);
 
 // The flags are distinct single bits below the reference count.
 const _: () = {
-    let flags = [RUNNING, COMPLETE, NOTIFIED, JOIN_INTEREST, JOIN_WAKER, CANCELLED];
+    let flags = [
+        RUNNING,
+        COMPLETE,
+        NOTIFIED,
+        JOIN_INTEREST,
+        JOIN_WAKER,
+        CANCELLED,
+    ];
     let mut all = 0;
     let mut i = 0;
     while i < flags.len() {
@@ -125,7 +134,10 @@ impl State {
         loop {
             let (next, out) = f(curr);
             let Some(next) = next else { return out };
-            match self.0.compare_exchange_weak(curr.0, next.0, AcqRel, Acquire) {
+            match self
+                .0
+                .compare_exchange_weak(curr.0, next.0, AcqRel, Acquire)
+            {
                 Ok(_) => return out,
                 Err(actual) => curr = Snapshot(actual),
             }
@@ -173,8 +185,11 @@ impl State {
                 (Some(s), TransitionToIdle::OkNotified)
             } else {
                 s.ref_dec();
-                let action =
-                    if s.ref_count() == 0 { TransitionToIdle::OkDealloc } else { TransitionToIdle::Ok };
+                let action = if s.ref_count() == 0 {
+                    TransitionToIdle::OkDealloc
+                } else {
+                    TransitionToIdle::Ok
+                };
                 (Some(s), action)
             }
         })

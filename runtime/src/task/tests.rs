@@ -14,7 +14,10 @@ struct TestSched {
 
 impl TestSched {
     fn new() -> Self {
-        TestSched { queue: Default::default(), list: Arc::new(Some(OwnedTasks::new(4))) }
+        TestSched {
+            queue: Default::default(),
+            list: Arc::new(Some(OwnedTasks::new(4))),
+        }
     }
     fn list(&self) -> &OwnedTasks<TestSched> {
         self.list.as_ref().as_ref().unwrap()
@@ -81,7 +84,9 @@ fn panic_is_caught_with_payload() {
     let s = TestSched::new();
     let mut h = s.spawn(async { panic!("boom") });
     s.run_all();
-    let Poll::Ready(Err(e)) = poll_once(&mut h) else { panic!("expected an error") };
+    let Poll::Ready(Err(e)) = poll_once(&mut h) else {
+        panic!("expected an error")
+    };
     assert!(e.is_panic() && !e.is_cancelled());
     assert!(e.to_string().contains("boom"), "{e}");
     assert_eq!(*e.into_panic().downcast::<&str>().unwrap(), "boom");
@@ -101,7 +106,9 @@ fn abort_before_first_poll_drops_future_unpolled() {
     s.run_all();
     assert_eq!(polled.load(Ordering::SeqCst), 0);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
-    let Poll::Ready(Err(e)) = poll_once(&mut h) else { panic!() };
+    let Poll::Ready(Err(e)) = poll_once(&mut h) else {
+        panic!()
+    };
     assert!(e.is_cancelled());
 }
 
@@ -117,7 +124,11 @@ fn abort_of_idle_task_schedules_its_cancellation() {
     s.run_all();
     assert_eq!(drops.load(Ordering::SeqCst), 0);
     h.abort();
-    assert_eq!(s.queue.lock().unwrap().len(), 1, "abort of an idle task must queue it");
+    assert_eq!(
+        s.queue.lock().unwrap().len(),
+        1,
+        "abort of an idle task must queue it"
+    );
     s.run_all();
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     assert!(matches!(poll_once(&mut h), Poll::Ready(Err(ref e)) if e.is_cancelled()));
@@ -165,7 +176,11 @@ fn detached_task_runs_and_its_output_is_dropped() {
     }));
     s.run_all();
     assert_eq!(ran.load(Ordering::SeqCst), 1);
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "output of a detached task must be dropped");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "output of a detached task must be dropped"
+    );
     assert!(s.list().is_empty());
 }
 
@@ -229,14 +244,28 @@ fn join_waker_is_woken_and_replaced() {
     }
     let s = TestSched::new();
     let mut h = s.spawn(async { 1 });
-    let (a, b) = (Arc::new(Flag(AtomicUsize::new(0))), Arc::new(Flag(AtomicUsize::new(0))));
+    let (a, b) = (
+        Arc::new(Flag(AtomicUsize::new(0))),
+        Arc::new(Flag(AtomicUsize::new(0))),
+    );
     let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
-    assert!(Pin::new(&mut h).poll(&mut Context::from_waker(&wa)).is_pending());
-    assert!(Pin::new(&mut h).poll(&mut Context::from_waker(&wb)).is_pending());
+    assert!(Pin::new(&mut h)
+        .poll(&mut Context::from_waker(&wa))
+        .is_pending());
+    assert!(Pin::new(&mut h)
+        .poll(&mut Context::from_waker(&wb))
+        .is_pending());
     s.run_all();
-    assert_eq!(a.0.load(Ordering::SeqCst), 0, "the replaced waker must not be woken");
+    assert_eq!(
+        a.0.load(Ordering::SeqCst),
+        0,
+        "the replaced waker must not be woken"
+    );
     assert_eq!(b.0.load(Ordering::SeqCst), 1);
-    assert!(matches!(Pin::new(&mut h).poll(&mut Context::from_waker(&wb)), Poll::Ready(Ok(1))));
+    assert!(matches!(
+        Pin::new(&mut h).poll(&mut Context::from_waker(&wb)),
+        Poll::Ready(Ok(1))
+    ));
 }
 
 #[test]
@@ -261,8 +290,13 @@ fn shutdown_cancels_idle_and_queued_tasks_once() {
     s.list().close_and_shutdown_all();
     // Queued references are dropped without running.
     s.queue.lock().unwrap().clear();
-    let finished_normally =
-        handles.iter_mut().filter_map(|h| match poll_once(h) { Poll::Ready(Ok(())) => Some(()), _ => None }).count();
+    let finished_normally = handles
+        .iter_mut()
+        .filter_map(|h| match poll_once(h) {
+            Poll::Ready(Ok(())) => Some(()),
+            _ => None,
+        })
+        .count();
     assert_eq!(drops.load(Ordering::SeqCst), 10);
     // Spawning after close yields a cancelled handle.
     let mut late = s.spawn(async { 1 });

@@ -1,0 +1,473 @@
+//! A worker's loop: which task to run next, stealing, and parking.
+//!
+//! Next task (DESIGN.md step 3): every `global_queue_interval` ticks the injector first;
+//! then the LIFO slot (at most [`MAX_LIFO_POLLS`] in a row, then its task goes to the back of
+//! the run queue, so a ping-pong pair cannot starve the queue); then the run queue; then a
+//! batch from the injector. With nothing local, the worker searches and then parks:
+//!
+//! 1. Become *searching* if fewer than half the workers search (`Idle`); else go to 4.
+//! 2. Scan the victims from a random start: each one's run queue (steal about half), then its
+//!    LIFO slot (stealable, so a task in the slot of a worker stuck in a long poll still
+//!    runs); then the injector.
+//! 3. Found work: stop searching; the last searcher to stop wakes one sleeper (wake-ups
+//!    chain, one worker at a time, without a thundering herd).
+//! 4. Publish "asleep" (push on the sleeper list), then re-check every queue and LIFO slot
+//!    (SeqCst fence between): a concurrent notifier either sees this sleeper or is seen.
+//!    Work found: take itself off the list and run it.
+//! 5. Park: on the driver if it is free, else on the worker's condvar. While any worker is
+//!    running, a sleeper wakes every [`WATCHDOG`] to look for work left behind by a worker
+//!    stuck in a long poll (its run queue and LIFO slot), and to take the driver if no one
+//!    holds it.
+//! 6. (in `mod.rs`) A remote push: if no one searches, pop a sleeper and unpark it.
+//! 7. Driver hand-off: a worker that leaves the driver to run tasks wakes a condvar sleeper
+//!    to take the driver over, so a worker stuck in a long poll never holds up I/O (I4).
+//!    Busy workers also turn the driver without blocking every `event_interval` ticks.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::{Handle, Remote};
+use crate::loom::deque::{Steal, Stealer, Worker};
+use crate::loom::sync::atomic::{fence, Ordering::SeqCst};
+use crate::loom::sync::Arc;
+use crate::loom::thread;
+use crate::runtime::context;
+use crate::scheduler;
+use crate::task::Notified;
+
+/// Polls of the LIFO slot in a row before its task must queue like the others.
+const MAX_LIFO_POLLS: u8 = 3;
+
+/// How often a sleeping worker checks on the running ones while any is running.
+const WATCHDOG: Duration = Duration::from_millis(2);
+
+type Task = Notified<Arc<Handle>>;
+
+/// What only the thread running worker `index` touches.
+pub(crate) struct Core {
+    index: usize,
+    run_queue: Worker<Task>,
+    tick: u32,
+    lifo_polls: u8,
+    is_searching: bool,
+    /// Set while parked: a wake delivered by the driver to this worker's own queue then
+    /// needs no notification (this worker is about to look).
+    is_parking: bool,
+    rng: u32,
+    polls: u64,
+    steals: u64,
+    busy_since: Instant,
+}
+
+/// The scheduler context of a worker thread.
+pub(crate) struct Context {
+    handle: Arc<Handle>,
+    index: usize,
+    core: RefCell<Option<Box<Core>>>,
+}
+
+impl Core {
+    pub(super) fn new(index: usize) -> (Box<Core>, Stealer<Task>) {
+        let run_queue = Worker::new_fifo();
+        let steal = run_queue.stealer();
+        let core = Box::new(Core {
+            index,
+            run_queue,
+            tick: 0,
+            lifo_polls: 0,
+            is_searching: false,
+            is_parking: false,
+            rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
+            polls: 0,
+            steals: 0,
+            busy_since: Instant::now(),
+        });
+        (core, steal)
+    }
+
+    fn next_rand(&mut self, n: usize) -> usize {
+        // xorshift32: victim selection needs speed and spread, not quality.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        (x as usize) % n
+    }
+}
+
+/// Starts a thread that runs worker `index` (its core waits in `shared.cores[index]`).
+pub(super) fn launch(handle: &Arc<Handle>, index: usize) -> std::io::Result<()> {
+    let config = &handle.config;
+    let mut builder = thread::Builder::new().name(config.thread_name.clone());
+    if let Some(size) = config.thread_stack_size {
+        builder = builder.stack_size(size);
+    }
+    let h = handle.clone();
+    let join = builder.spawn(move || run(h, index))?;
+    handle.shared.threads.lock().push(join);
+    Ok(())
+}
+
+/// The body of a worker thread.
+fn run(handle: Arc<Handle>, index: usize) {
+    let core = handle.shared.cores[index].lock().take();
+    let Some(core) = core else {
+        // `block_in_place` took the core back before this thread started.
+        return;
+    };
+    if let Some(f) = &handle.config.on_thread_start {
+        f();
+    }
+    let sched_handle = scheduler::Handle::MultiThread(handle.clone());
+    {
+        let _enter = context::enter_runtime(&sched_handle);
+        let cx = scheduler::Context::MultiThread(Context {
+            handle: handle.clone(),
+            index,
+            core: RefCell::new(None),
+        });
+        context::set_scheduler(&cx, || {
+            let scheduler::Context::MultiThread(cx) = &cx else {
+                unreachable!()
+            };
+            cx.run(core)
+        });
+    }
+    if let Some(f) = &handle.config.on_thread_stop {
+        f();
+    }
+}
+
+impl Context {
+    pub(super) fn handle(&self) -> &Arc<Handle> {
+        &self.handle
+    }
+
+    fn remote(&self) -> &Remote {
+        &self.handle.shared.remotes[self.index]
+    }
+
+    fn run(&self, mut core: Box<Core>) {
+        let shared = &self.handle.shared;
+        let global_interval = self.handle.config.global_queue_interval.max(1);
+        let event_interval = self.handle.config.event_interval.max(1);
+        core.busy_since = Instant::now();
+        while !shared.shutdown.load(SeqCst) {
+            core.tick = core.tick.wrapping_add(1);
+            if core.tick % event_interval == 0 {
+                self.maintenance(&mut core);
+            }
+            let task = match self.next_task(&mut core, global_interval) {
+                Some(task) => Some(task),
+                None => self.steal_work(&mut core),
+            };
+            let next = match task {
+                Some(task) => self.run_task(core, task),
+                None => self.park(core),
+            };
+            match next {
+                Some(c) => core = c,
+                // `block_in_place` handed the core to another thread.
+                None => return,
+            }
+        }
+        self.shutdown_core(core);
+    }
+
+    /// Step 3 (found work), then poll `task` and the LIFO chain it starts. Returns `None` if
+    /// the core was handed away during a poll.
+    fn run_task(&self, mut core: Box<Core>, task: Task) -> Option<Box<Core>> {
+        if core.is_searching {
+            core.is_searching = false;
+            if self.handle.shared.idle.transition_from_searching() {
+                // The last searcher found work: there may be more, so wake the next one.
+                self.handle.notify_parked();
+            }
+        }
+        core.polls += 1;
+        *self.core.borrow_mut() = Some(core);
+        task.run();
+        loop {
+            let mut core = self.core.borrow_mut().take()?;
+            let Some(task) = self.remote().lifo.take() else {
+                core.lifo_polls = 0;
+                return Some(core);
+            };
+            if core.lifo_polls >= MAX_LIFO_POLLS {
+                core.lifo_polls = 0;
+                core.run_queue.push(task);
+                self.notify_if_needed();
+                return Some(core);
+            }
+            core.lifo_polls += 1;
+            core.polls += 1;
+            *self.core.borrow_mut() = Some(core);
+            task.run();
+        }
+    }
+
+    fn next_task(&self, core: &mut Core, global_interval: u32) -> Option<Task> {
+        let shared = &self.handle.shared;
+        if core.tick % global_interval == 0 {
+            if let Some(task) = steal_one(|| shared.inject.steal()) {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.remote().lifo.take() {
+            return Some(task);
+        }
+        if let Some(task) = core.run_queue.pop() {
+            return Some(task);
+        }
+        let task = steal_one(|| shared.inject.steal_batch_and_pop(&core.run_queue))?;
+        if !core.run_queue.is_empty() {
+            self.notify_if_needed();
+        }
+        Some(task)
+    }
+
+    /// Steps 1 and 2.
+    fn steal_work(&self, core: &mut Core) -> Option<Task> {
+        let shared = &self.handle.shared;
+        if !core.is_searching {
+            if !shared.idle.try_transition_to_searching() {
+                return None;
+            }
+            core.is_searching = true;
+        }
+        let n = shared.remotes.len();
+        let start = core.next_rand(n);
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == core.index {
+                continue;
+            }
+            let before = core.run_queue.len();
+            if let Some(task) = steal_one(|| {
+                shared.remotes[victim]
+                    .steal
+                    .steal_batch_and_pop(&core.run_queue)
+            }) {
+                core.steals += 1 + (core.run_queue.len() - before) as u64;
+                return Some(task);
+            }
+            if let Some(task) = shared.remotes[victim].lifo.take() {
+                core.steals += 1;
+                return Some(task);
+            }
+        }
+        steal_one(|| shared.inject.steal_batch_and_pop(&core.run_queue))
+    }
+
+    /// True if any queue or LIFO slot holds work (step 4's re-check).
+    fn any_work(&self) -> bool {
+        let shared = &self.handle.shared;
+        !shared.inject.is_empty()
+            || shared
+                .remotes
+                .iter()
+                .any(|r| !r.steal.is_empty() || !r.lifo.is_empty())
+    }
+
+    /// Steps 4, 5 and 7. Returns the core with the worker unparked and searching.
+    fn park(&self, mut core: Box<Core>) -> Option<Box<Core>> {
+        let handle = &self.handle;
+        let shared = &handle.shared;
+        let was_searching = std::mem::replace(&mut core.is_searching, false);
+        shared.idle.transition_to_parked(core.index, was_searching);
+        // Pairs with the fence in `push_remote` / `notify_if_needed`: either they see us on
+        // the sleeper list or we see their work here.
+        fence(SeqCst);
+        if self.any_work() || shared.shutdown.load(SeqCst) {
+            shared.idle.unpark_self(core.index);
+            core.is_searching = true;
+            return Some(core);
+        }
+
+        self.flush_metrics(&mut core);
+        self.remote().metrics.inc_parks();
+        core.is_parking = true;
+        let mut woke_on_driver = false;
+        loop {
+            let timeout = (shared.idle.num_unparked() > 0).then_some(WATCHDOG);
+            *self.core.borrow_mut() = Some(core);
+            let woke = self
+                .remote()
+                .parker
+                .park(&shared.driver, &handle.driver, timeout);
+            core = self.core.borrow_mut().take()?;
+            woke_on_driver |= woke == super::park::Woke::Driver;
+            if shared.shutdown.load(SeqCst) {
+                break;
+            }
+            if !shared.idle.is_parked(core.index) {
+                // A notifier took us off the list and counted us as searching.
+                break;
+            }
+            let own_work = !core.run_queue.is_empty() || !self.remote().lifo.is_empty();
+            if (own_work || self.any_work()) && shared.idle.unpark_self(core.index) {
+                break;
+            }
+            // Nothing to do: park again (on the driver, if it is free now: the watchdog's
+            // second job).
+        }
+        core.is_parking = false;
+        core.is_searching = true;
+        core.busy_since = Instant::now();
+        if woke_on_driver && !shared.shutdown.load(SeqCst) {
+            // Step 7: we leave the driver to run tasks; hand it to a condvar sleeper.
+            let remotes = &shared.remotes;
+            if let Some(w) = shared
+                .idle
+                .worker_for_driver(|w| u8::from(remotes[w].parker.is_on_driver()))
+            {
+                remotes[w].parker.unpark(&handle.driver);
+            }
+        }
+        Some(core)
+    }
+
+    /// Every `event_interval` ticks: turn the driver without blocking (if free), publish
+    /// counters.
+    fn maintenance(&self, core: &mut Core) {
+        let shared = &self.handle.shared;
+        if let Some(mut guard) = shared.driver.try_lock() {
+            if let Some(driver) = guard.as_mut() {
+                // The core stays out of the context: tasks woken here go through the
+                // injector, so idle workers can take them while this one stays busy.
+                driver.park(&self.handle.driver, Some(Duration::ZERO));
+            }
+        }
+        self.flush_metrics(core);
+    }
+
+    fn flush_metrics(&self, core: &mut Core) {
+        let m = &self.remote().metrics;
+        m.add_polls(std::mem::take(&mut core.polls));
+        m.add_steals(std::mem::take(&mut core.steals));
+        let now = Instant::now();
+        m.add_busy(now - core.busy_since);
+        core.busy_since = now;
+        m.set_queue_depth(core.run_queue.len());
+    }
+
+    /// Wake a sleeper for work this worker cannot run right now (its run queue grew).
+    fn notify_if_needed(&self) {
+        fence(SeqCst);
+        self.handle.notify_parked();
+    }
+
+    /// Step 2 of a task's life for a wake on this worker. Returns the task if this thread
+    /// has no core (it must go remote).
+    pub(super) fn schedule_local(&self, task: Task, is_yield: bool) -> Option<Task> {
+        let mut slot = self.core.borrow_mut();
+        let Some(core) = slot.as_mut() else {
+            return Some(task);
+        };
+        let parking = core.is_parking;
+        if is_yield {
+            core.run_queue.push(task);
+        } else {
+            match self.remote().lifo.put(task) {
+                Some(prev) => core.run_queue.push(prev),
+                None => return None,
+            }
+        }
+        drop(slot);
+        if !parking {
+            self.notify_if_needed();
+        }
+        None
+    }
+
+    fn shutdown_core(&self, core: Box<Core>) {
+        // Drop the queued references; the tasks themselves are cancelled through the
+        // owned list (shutdown step 2).
+        drop(self.remote().lifo.take());
+        while let Some(task) = core.run_queue.pop() {
+            drop(task);
+        }
+        let mut core = core;
+        self.flush_metrics(&mut core);
+    }
+}
+
+fn steal_one(mut f: impl FnMut() -> Steal<Task>) -> Option<Task> {
+    loop {
+        match f() {
+            Steal::Success(t) => return Some(t),
+            Steal::Empty => return None,
+            Steal::Retry => crate::loom::hint::spin_loop(),
+        }
+    }
+}
+
+/// Runs `f`, which may block, on this thread, after handing this worker's core (its queue)
+/// to a new thread so the other tasks of this worker keep running.
+///
+/// # Panics
+/// On a current-thread runtime, which has no other thread to hand its tasks to.
+#[track_caller]
+pub(crate) fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
+    let handed = context::with_scheduler(|cx| match cx {
+        Some(scheduler::Context::MultiThread(cx)) => {
+            let core = cx.core.borrow_mut().take();
+            match core {
+                Some(core) => {
+                    let shared = &cx.handle.shared;
+                    *shared.cores[cx.index].lock() = Some(core);
+                    if let Err(e) = launch(&cx.handle, cx.index) {
+                        // No thread: take the core back and block this worker instead.
+                        let core = shared.cores[cx.index].lock().take();
+                        *cx.core.borrow_mut() = core;
+                        eprintln!("corio: block_in_place could not start a thread ({e}); blocking the worker");
+                        return Ok(None);
+                    }
+                    Ok(Some(cx as *const Context))
+                }
+                // Already handed away (nested block_in_place).
+                None => Ok(None),
+            }
+        }
+        Some(scheduler::Context::CurrentThread(_)) => Err(()),
+        None => Ok(None),
+    });
+    let handed = match handed {
+        Ok(h) => h,
+        Err(()) => panic!(
+            "block_in_place cannot be used on a current-thread runtime: there is no other \
+             thread to run this worker's tasks meanwhile. Use `corio::task::spawn_blocking`, \
+             or build the runtime with `Builder::new_multi_thread()`"
+        ),
+    };
+    let out = context::exit_runtime(f);
+    if let Some(cx) = handed {
+        // SAFETY: the context lives on this thread's stack frame of `run`, which is below us
+        // (we are inside one of its task polls), so it outlives this call.
+        let cx = unsafe { &*cx };
+        // Take the core back if the new thread has not picked it up yet.
+        let core = cx.handle.shared.cores[cx.index].lock().take();
+        if core.is_some() {
+            *cx.core.borrow_mut() = core;
+        }
+    }
+    out
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("multi_thread::Context")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}

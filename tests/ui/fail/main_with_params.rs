@@ -1,0 +1,4 @@
+#[corio::main]
+async fn main(args: Vec<String>) {
+    println!("{args:?}");
+}

@@ -1,0 +1,2 @@
+#[corio::main(worker_threads = 0)]
+async fn main() {}
