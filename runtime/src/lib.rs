@@ -20,6 +20,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod macros;
+
 pub(crate) mod loom;
 pub(crate) mod util;
 
@@ -35,6 +38,9 @@ pub mod io;
 pub mod net;
 pub mod sync;
 pub mod time;
+
+#[doc(hidden)]
+pub use crate::macros::support as __private;
 
 pub use crate::runtime::run;
 pub use crate::task::spawn;
