@@ -93,6 +93,8 @@ struct Remote {
 
 crate::loom::thread_local! {
     /// The set being polled on this thread (step 2).
+    // Not `const { .. }`: loom's `thread_local!` does not accept it.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: RefCell<Option<Rc<Context>>> = RefCell::new(None);
 }
 
@@ -432,5 +434,100 @@ impl fmt::Debug for ContextGuard {
 impl fmt::Debug for LocalEnterGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalEnterGuard").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! A local task woken from another thread (protocol steps 3 and 4): the wake reaches the
+    //! set whether it lands before, during or after the set's poll; and a wake racing the
+    //! set's drop (step 5) neither runs nor leaks the task.
+
+    use std::task::Poll;
+
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use loom::thread;
+
+    use super::*;
+
+    /// A one-shot flag with a waker slot: what a channel does, in miniature.
+    struct Flag {
+        set: AtomicBool,
+        waker: Mutex<Option<Waker>>,
+    }
+
+    impl Flag {
+        fn new() -> Arc<Flag> {
+            Arc::new(Flag {
+                set: AtomicBool::new(false),
+                waker: Mutex::new(None),
+            })
+        }
+
+        fn raise(&self) {
+            self.set.store(true, SeqCst);
+            let waker = self.waker.lock().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+
+        async fn wait(&self) {
+            std::future::poll_fn(|cx| {
+                if self.set.load(SeqCst) {
+                    return Poll::Ready(());
+                }
+                *self.waker.lock() = Some(cx.waker().clone());
+                if self.set.load(SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await
+        }
+    }
+
+    #[test]
+    fn loom_local_set_remote_wake() {
+        loom::model(|| {
+            let local = LocalSet::new();
+            let flag = Flag::new();
+            let f = flag.clone();
+            let not_send = Rc::new(5);
+            let h = local.spawn_local(async move {
+                f.wait().await;
+                *not_send
+            });
+            let th = thread::spawn(move || flag.raise());
+            let out = loom::future::block_on(local.run_until(h));
+            assert_eq!(out.unwrap(), 5);
+            th.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_local_set_drop_races_remote_wake() {
+        loom::model(|| {
+            let local = LocalSet::new();
+            let flag = Flag::new();
+            let f = flag.clone();
+            let h = local.spawn_local(async move { f.wait().await });
+            // Run the task once so that it parks on the flag: the `run_until` future yields
+            // once, and the set runs its tasks before polling it again.
+            let mut yielded = false;
+            loom::future::block_on(local.run_until(std::future::poll_fn(|cx| {
+                if std::mem::replace(&mut yielded, true) {
+                    Poll::Ready(())
+                } else {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            })));
+            let th = thread::spawn(move || flag.raise());
+            drop(local);
+            th.join().unwrap();
+            assert!(loom::future::block_on(h).unwrap_err().is_cancelled());
+        });
     }
 }
