@@ -98,6 +98,12 @@ mod imp {
         num_cpus::get()
     }
 
+    /// Wall-clock time-outs are honoured (loom has no clock; see the loom build).
+    pub(crate) const HAS_CLOCK: bool = true;
+
+    /// Most shards of the owned-task list.
+    pub(crate) const MAX_OWNED_SHARDS: usize = 64;
+
     pub(crate) use std::thread_local;
 }
 
@@ -305,15 +311,17 @@ mod imp {
                 }
             }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-                let mut src = self.inner.lock().unwrap();
-                let Some(first) = src.pop_front() else {
-                    return Steal::Empty;
+                // One lock at a time: two workers stealing from each other must not take
+                // the two queue locks in opposite orders.
+                let (first, batch) = {
+                    let mut src = self.inner.lock().unwrap();
+                    let Some(first) = src.pop_front() else {
+                        return Steal::Empty;
+                    };
+                    let n = src.len().div_ceil(2);
+                    (first, src.drain(..n).collect::<Vec<_>>())
                 };
-                let n = src.len().div_ceil(2);
-                let mut dst = dest.inner.lock().unwrap();
-                for _ in 0..n {
-                    dst.push_back(src.pop_front().unwrap());
-                }
+                dest.inner.lock().unwrap().extend(batch);
                 Steal::Success(first)
             }
             pub(crate) fn is_empty(&self) -> bool {
@@ -345,15 +353,17 @@ mod imp {
                 }
             }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-                let mut src = self.inner.lock().unwrap();
-                let Some(first) = src.pop_front() else {
-                    return Steal::Empty;
+                // One lock at a time: two workers stealing from each other must not take
+                // the two queue locks in opposite orders.
+                let (first, batch) = {
+                    let mut src = self.inner.lock().unwrap();
+                    let Some(first) = src.pop_front() else {
+                        return Steal::Empty;
+                    };
+                    let n = src.len().div_ceil(2);
+                    (first, src.drain(..n).collect::<Vec<_>>())
                 };
-                let n = src.len().div_ceil(2);
-                let mut dst = dest.inner.lock().unwrap();
-                for _ in 0..n {
-                    dst.push_back(src.pop_front().unwrap());
-                }
+                dest.inner.lock().unwrap().extend(batch);
                 Steal::Success(first)
             }
             pub(crate) fn is_empty(&self) -> bool {
@@ -369,6 +379,15 @@ mod imp {
     pub(crate) fn num_cpus() -> usize {
         2
     }
+
+    /// Loom has no clock: code that would branch on `Instant::now()` against a deadline
+    /// waits for a wake-up instead, which keeps every execution deterministic (and a model
+    /// that relies on a time-out to make progress deadlocks, which loom reports).
+    pub(crate) const HAS_CLOCK: bool = false;
+
+    /// One shard: task ids (which pick the shard) keep growing across loom's iterations,
+    /// and the choice must not change the explored interleavings.
+    pub(crate) const MAX_OWNED_SHARDS: usize = 1;
 
     pub(crate) use loom::thread_local;
 }

@@ -52,7 +52,7 @@ pub(crate) struct OwnedTasks<S: 'static> {
 impl<S: Schedule> OwnedTasks<S> {
     /// A list with about `shards` shards (rounded up to a power of two).
     pub(crate) fn new(shards: usize) -> Self {
-        let n = shards.max(1).next_power_of_two();
+        let n = shards.clamp(1, crate::loom::MAX_OWNED_SHARDS).next_power_of_two();
         OwnedTasks {
             shards: (0..n)
                 .map(|_| CachePadded(Mutex::new(Shard { head: None })))

@@ -43,6 +43,9 @@ mod lifo;
 mod park;
 mod worker;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 pub(crate) use self::worker::{block_in_place, Context};
 
 /// Owned by the `Runtime`: the worker threads, to join at shutdown.
@@ -165,7 +168,7 @@ impl Handle {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (join, notified) = me.shared.owned.bind(future, me.clone(), id);
         if let Some(notified) = notified {
-            me.schedule_task(notified, false);
+            Handle::schedule_task(me, notified, false);
         }
         join
     }
@@ -184,15 +187,15 @@ impl Handle {
         self.shared.shutdown.load(SeqCst)
     }
 
-    fn schedule_task(self: &Arc<Self>, task: Notified<Arc<Handle>>, is_yield: bool) {
+    fn schedule_task(me: &Arc<Self>, task: Notified<Arc<Handle>>, is_yield: bool) {
         let local = context::with_scheduler(|cx| match cx {
-            Some(super::Context::MultiThread(cx)) if Arc::ptr_eq(self, cx.handle()) => {
+            Some(super::Context::MultiThread(cx)) if Arc::ptr_eq(me, cx.handle()) => {
                 cx.schedule_local(task, is_yield)
             }
             _ => Some(task),
         });
         if let Some(task) = local {
-            self.push_remote(task);
+            me.push_remote(task);
         }
     }
 
@@ -253,11 +256,11 @@ impl Handle {
 
 impl Schedule for Arc<Handle> {
     fn schedule(&self, task: Notified<Self>) {
-        self.schedule_task(task, false);
+        Handle::schedule_task(self, task, false);
     }
 
     fn yield_now(&self, task: Notified<Self>) {
-        self.schedule_task(task, true);
+        Handle::schedule_task(self, task, true);
     }
 
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {

@@ -1,0 +1,78 @@
+//! Loom models of the readiness protocol (see `readiness.rs`), against the stand-in poller.
+//!
+//! Three threads each: the task (the model's main thread, in `block_on`), the driver (one
+//! blocking turn), and the "kernel" (makes the fake fd readable, then fires its edge).
+
+use std::io;
+use std::task::Poll;
+
+use futures_lite::future::poll_fn;
+use loom::future::block_on;
+
+use super::readiness::EventFlags;
+use super::*;
+
+const FD: RawFd = 3;
+const READABLE: EventFlags = EventFlags {
+    readable: true,
+    writable: false,
+    closed: false,
+    error: false,
+};
+
+/// A read of the fake fd: succeeds once the kernel has put data in it. The fd's buffer is
+/// a mutex, as it is in the kernel.
+fn read(data: &Mutex<bool>) -> io::Result<()> {
+    if std::mem::take(&mut *data.lock()) {
+        Ok(())
+    } else {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+fn run(clear_first: bool) {
+    let (mut driver, handle) = Driver::new().unwrap();
+    // SAFETY: the stand-in poller has no fds to keep open.
+    let reg = unsafe { Registration::new(&handle, FD) }.unwrap();
+    let data = Arc::new(Mutex::new(false));
+    if clear_first {
+        // Consume the optimistic readiness so the task must register its waker.
+        let Poll::Ready(Ok(ev)) = reg.poll_ready(&mut noop_cx(), Direction::Read) else {
+            panic!("a new registration starts readable")
+        };
+        reg.io.clear_readiness(ev);
+    }
+    let driver_thread = loom::thread::spawn(move || {
+        driver.turn(None);
+        driver
+    });
+    let kernel = {
+        let (handle, data) = (handle.clone(), data.clone());
+        loom::thread::spawn(move || {
+            *data.lock() = true;
+            handle.inner.poller.fire(FD, READABLE);
+        })
+    };
+    // Never returning here is a deadlock loom reports: the event was lost.
+    block_on(poll_fn(|cx| {
+        reg.poll_io(cx, Direction::Read, || read(&data))
+    }))
+    .unwrap();
+    kernel.join().unwrap();
+    drop(driver_thread.join().unwrap());
+    drop(reg);
+}
+
+fn noop_cx() -> std::task::Context<'static> {
+    std::task::Context::from_waker(std::task::Waker::noop())
+}
+
+#[test]
+fn loom_io_event_during_waker_registration_is_not_lost() {
+    loom::model(|| run(true));
+}
+
+#[test]
+fn loom_io_stale_would_block_does_not_clear_newer_event() {
+    loom::model(|| run(false));
+}
