@@ -27,12 +27,23 @@ use std::task::{Context, Poll};
 
 mod core;
 mod join;
+mod join_set;
 pub(crate) mod list;
+mod local;
 mod state;
+mod task_local;
 mod waker;
 
 use self::core::Header;
 pub use self::join::{AbortHandle, Id, JoinError, JoinHandle};
+pub use self::join_set::JoinSet;
+pub use self::local::{spawn_local, LocalEnterGuard, LocalSet};
+pub use self::task_local::{AccessError, LocalKey, TaskLocalFuture};
+
+/// Futures returned by task utilities, as in Tokio's `task::futures`.
+pub mod futures {
+    pub use super::task_local::TaskLocalFuture;
+}
 pub(crate) use self::list::OwnedTasks;
 
 #[cfg(all(test, loom))]
