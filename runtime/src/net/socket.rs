@@ -79,3 +79,16 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     };
     (storage, len as libc::socklen_t)
 }
+
+/// Sets the accept backlog of a listening socket (`listen` may be called again on Linux to
+/// change it).
+pub(crate) fn set_backlog(listener: &std::net::TcpListener, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `listen` only reads its integer arguments; the fd is a live listening socket
+    // borrowed from `listener` for the duration of the call.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), backlog) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

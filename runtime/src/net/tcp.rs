@@ -26,11 +26,18 @@ pub struct TcpListener {
     inner: Async<std::net::TcpListener>,
 }
 
+/// How many connections may wait to be accepted.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
 impl TcpListener {
-    /// Binds to `addr` (the first of its addresses that works) and listens.
+    /// Binds to `addr` (the first of its addresses that works) and listens, with a backlog
+    /// of [`LISTEN_BACKLOG`] pending connections (as Tokio; std's `bind` uses 128, which a
+    /// burst of connects overflows, and with SYN cookies an overflow resets connections).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(&addr, |a| async move {
-            TcpListener::from_std(std::net::TcpListener::bind(a)?)
+            let listener = std::net::TcpListener::bind(a)?;
+            super::socket::set_backlog(&listener, LISTEN_BACKLOG)?;
+            TcpListener::from_std(listener)
         })
         .await
     }

@@ -139,7 +139,8 @@ impl Builder {
         self
     }
 
-    /// Starts the runtime with time paused (current-thread only): see `corio::time::pause`.
+    /// Starts the runtime with time paused (current-thread only; `build` fails on a
+    /// multi-thread builder): see `corio::time::pause`.
     pub fn start_paused(&mut self, paused: bool) -> &mut Self {
         self.config.start_paused = paused;
         self
@@ -148,6 +149,13 @@ impl Builder {
     /// Builds the runtime; fails only if the I/O driver cannot be created (or threads cannot
     /// be spawned).
     pub fn build(&mut self) -> io::Result<Runtime> {
+        if self.kind == Kind::MultiThread && self.config.start_paused {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "start_paused(true) needs a current-thread runtime: virtual time jumps when the \
+                 runtime is idle, which only one thread can tell; use Builder::new_current_thread()",
+            ));
+        }
         let mut config = self.config.clone();
         if config.worker_threads == 0 {
             config.worker_threads = default_worker_threads()?;

@@ -84,7 +84,10 @@ impl CurrentThread {
         config: Config,
         blocking: Spawner,
     ) -> std::io::Result<(CurrentThread, Arc<Handle>)> {
-        let (driver, driver_handle) = Driver::new()?;
+        // Virtual time (`pause`, `start_paused`) is only for current-thread runtimes: with
+        // one thread, "idle" is well defined, so time may jump to the next deadline.
+        let clock = crate::driver::time::Clock::pausable(config.start_paused);
+        let (driver, driver_handle) = Driver::with_clock(clock)?;
         let handle = Arc::new(Handle {
             inject: Mutex::new(Inject {
                 queue: VecDeque::new(),

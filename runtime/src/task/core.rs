@@ -368,8 +368,8 @@ impl<T: Future, S> Cell<T, S> {
     fn cancel(&self) {
         let dropped = {
             let _id = super::CurrentId::enter(self.header.id);
-            // SAFETY: the caller owns RUNNING.
             catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: the caller owns RUNNING, so the stage is ours alone.
                 self.stage
                     .with_mut(|stage| unsafe { *stage = Stage::Consumed })
             }))

@@ -93,7 +93,8 @@ impl MultiThread {
         blocking: Spawner,
     ) -> std::io::Result<(MultiThread, Arc<Handle>)> {
         let n = config.worker_threads.max(1);
-        let (driver, driver_handle) = Driver::new()?;
+        // A real clock: time cannot be paused with several workers (see `time::pause`).
+        let (driver, driver_handle) = Driver::with_clock(crate::driver::time::Clock::new())?;
         let mut remotes = Vec::with_capacity(n);
         let mut cores = Vec::with_capacity(n);
         for index in 0..n {
