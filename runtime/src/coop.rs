@@ -22,6 +22,8 @@ use std::task::{Context, Poll};
 pub(crate) const BUDGET: u8 = 128;
 
 crate::loom::thread_local! {
+    // Not `const`: loom's thread_local! does not take that form.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: Cell<Budget> = Cell::new(Budget(None));
 }
 
@@ -112,16 +114,6 @@ impl Drop for RestoreOnPending {
             let _ = CURRENT.try_with(|cell| cell.set(prev));
         }
     }
-}
-
-/// Spends the whole budget, so the next resource poll yields. Used by `yield_now`-like
-/// helpers that want the task to go to the back of the queue.
-pub(crate) fn stop() {
-    let _ = CURRENT.try_with(|cell| {
-        if cell.get().0.is_some() {
-            cell.set(Budget(Some(0)));
-        }
-    });
 }
 
 /// Runs `f`, then yields if it made `Pending` progress impossible; the future form of the

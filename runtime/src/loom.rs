@@ -34,7 +34,7 @@ mod imp {
 
         pub(crate) mod atomic {
             pub(crate) use std::sync::atomic::{
-                fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+                fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
             };
         }
 
@@ -42,7 +42,6 @@ mod imp {
         /// runtime contains elsewhere (tasks run outside every runtime lock).
         pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
         pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
-        pub(crate) type RwLock<T> = parking_lot::RwLock<T>;
         pub(crate) type Condvar = parking_lot::Condvar;
 
         /// Waits on `cv` for at most `timeout`; returns true if the wait timed out.
@@ -81,7 +80,7 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{current, panicking, spawn, yield_now, Builder, JoinHandle};
+        pub(crate) use std::thread::{current, Builder, JoinHandle};
     }
 
     pub(crate) mod hint {
@@ -116,7 +115,7 @@ mod imp {
 
         pub(crate) mod atomic {
             pub(crate) use loom::sync::atomic::{
-                fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+                fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
             };
         }
 
@@ -171,22 +170,6 @@ mod imp {
             }
         }
 
-        /// loom's read-write lock with `parking_lot`'s API.
-        #[derive(Debug)]
-        pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
-
-        impl<T> RwLock<T> {
-            pub(crate) fn new(value: T) -> Self {
-                Self(loom::sync::RwLock::new(value))
-            }
-            pub(crate) fn read(&self) -> loom::sync::RwLockReadGuard<'_, T> {
-                self.0.read().unwrap()
-            }
-            pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
-                self.0.write().unwrap()
-            }
-        }
-
         /// loom's condition variable with `parking_lot`'s API.
         #[derive(Debug, Default)]
         pub(crate) struct Condvar(loom::sync::Condvar);
@@ -229,8 +212,7 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
-        pub(crate) use std::thread::panicking;
+        pub(crate) use loom::thread::{current, spawn, Builder, JoinHandle};
     }
 
     pub(crate) mod hint {

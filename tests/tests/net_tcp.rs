@@ -70,7 +70,7 @@ fn connect_resolves_a_host_name_on_the_blocking_pool() {
         let (addr, server) = echo_server().await;
         let mut client = TcpStream::connect(("localhost", addr.port())).await;
         // "localhost" may resolve to ::1 first on some hosts; each address is tried in turn.
-        let mut client = client
+        let client = client
             .as_mut()
             .expect("localhost resolves to the loopback listener");
         client.write_all(b"x").await.unwrap();

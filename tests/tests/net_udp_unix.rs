@@ -77,7 +77,7 @@ fn unix_stream_listener_connect_echo_and_eof() {
             s.read_to_end(&mut all).await.unwrap();
             s.write_all(&all).await.unwrap();
         });
-        let mut c = UnixStream::connect(&path).await.unwrap();
+        let c = UnixStream::connect(&path).await.unwrap();
         let data: Vec<u8> = (0..500_000u32).map(|i| (i % 253) as u8).collect();
         let (w, r) = futures_lite::future::zip(
             async {

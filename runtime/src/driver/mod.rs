@@ -31,14 +31,9 @@ pub(crate) struct Handle {
 }
 
 impl Driver {
-    /// Creates the driver and the handle that wakes it, with a clock that `corio::time::pause`
-    /// may pause (current-thread runtimes).
-    pub(crate) fn new() -> std::io::Result<(Driver, Handle)> {
-        Driver::with_clock(time::Clock::pausable(false))
-    }
-
-    /// As [`Driver::new`] with a given clock: `time::Clock::new()` (real time only) for
-    /// multi-thread runtimes, `time::Clock::pausable(start_paused)` for current-thread ones.
+    /// Creates the driver and the handle that wakes it, with `clock`: `time::Clock::new()`
+    /// (real time only) for multi-thread runtimes, `time::Clock::pausable(start_paused)` for
+    /// current-thread ones.
     pub(crate) fn with_clock(clock: time::Clock) -> std::io::Result<(Driver, Handle)> {
         let (io, io_handle) = io::Driver::new()?;
         let (time_driver, time) = time::Driver::new(clock);

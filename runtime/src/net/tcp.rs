@@ -27,11 +27,11 @@ pub struct TcpListener {
 }
 
 /// How many connections may wait to be accepted.
-pub const LISTEN_BACKLOG: i32 = 1024;
+pub(crate) const LISTEN_BACKLOG: i32 = 1024;
 
 impl TcpListener {
     /// Binds to `addr` (the first of its addresses that works) and listens, with a backlog
-    /// of [`LISTEN_BACKLOG`] pending connections (as Tokio; std's `bind` uses 128, which a
+    /// of 1024 pending connections (as Tokio; std's `bind` uses 128, which a
     /// burst of connects overflows, and with SYN cookies an overflow resets connections).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(&addr, |a| async move {

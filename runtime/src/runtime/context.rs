@@ -19,6 +19,8 @@ struct Context {
 }
 
 crate::loom::thread_local! {
+    // Not `const`: loom's thread_local! does not take that form.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CONTEXT: Context = Context {
         current: RefCell::new(None),
         scheduler: Cell::new(std::ptr::null()),
@@ -118,11 +120,6 @@ impl Drop for EnterRuntimeGuard {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|cx| cx.in_runtime.set(false));
     }
-}
-
-/// True on a thread inside a runtime.
-pub(crate) fn is_in_runtime() -> bool {
-    CONTEXT.try_with(|cx| cx.in_runtime.get()).unwrap_or(false)
 }
 
 /// Temporarily marks this thread as outside the runtime (`block_in_place`); returns the

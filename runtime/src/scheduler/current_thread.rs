@@ -181,10 +181,6 @@ impl Handle {
         join
     }
 
-    pub(crate) fn is_shutdown(&self) -> bool {
-        self.owned.is_closed()
-    }
-
     pub(crate) fn num_alive_tasks(&self) -> usize {
         self.owned.len()
     }

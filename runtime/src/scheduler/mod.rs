@@ -86,20 +86,6 @@ impl Handle {
         }
     }
 
-    pub(crate) fn config(&self) -> &Config {
-        match self {
-            Handle::CurrentThread(h) => &h.config,
-            Handle::MultiThread(h) => &h.config,
-        }
-    }
-
-    pub(crate) fn is_shutdown(&self) -> bool {
-        match self {
-            Handle::CurrentThread(h) => h.is_shutdown(),
-            Handle::MultiThread(h) => h.is_shutdown(),
-        }
-    }
-
     pub(crate) fn num_workers(&self) -> usize {
         match self {
             Handle::CurrentThread(_) => 1,
@@ -142,14 +128,6 @@ impl Handle {
         match self {
             Handle::CurrentThread(h) => h.started,
             Handle::MultiThread(h) => h.started,
-        }
-    }
-
-    /// Identity of the runtime, for "same runtime?" checks.
-    pub(crate) fn ptr(&self) -> *const () {
-        match self {
-            Handle::CurrentThread(h) => crate::loom::sync::Arc::as_ptr(h) as *const (),
-            Handle::MultiThread(h) => crate::loom::sync::Arc::as_ptr(h) as *const (),
         }
     }
 }

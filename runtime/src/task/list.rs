@@ -176,11 +176,6 @@ impl<S: Schedule> OwnedTasks<S> {
         }
     }
 
-    /// True once `close_and_shutdown_all` has begun.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
     /// The number of live tasks.
     pub(crate) fn len(&self) -> usize {
         self.count.load(Ordering::Relaxed)

@@ -137,11 +137,6 @@ impl<S: 'static> Notified<S> {
         unsafe { (raw.as_ref().vtable.poll)(raw) }
     }
 
-    /// The task's id.
-    pub(crate) fn id(&self) -> Id {
-        self.0.id()
-    }
-
     /// The raw pointer, owning this reference; see [`Notified::from_raw_ptr`].
     pub(crate) fn into_raw_ptr(self) -> *mut () {
         let raw = self.0.raw;
@@ -206,6 +201,8 @@ impl<S> fmt::Debug for Notified<S> {
 }
 
 crate::loom::thread_local! {
+    // Not `const`: loom's thread_local! does not take that form.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT_ID: Cell<Option<Id>> = Cell::new(None);
 }
 

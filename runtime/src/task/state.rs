@@ -65,7 +65,7 @@ const _: () = {
 
 /// A new task: notified (it is about to be queued), wanted by its `JoinHandle`, and
 /// referenced three times: by the owned-task list, the run queue and the `JoinHandle`.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 /// The atomic state word of one task.
 pub(super) struct State(AtomicUsize);
@@ -112,8 +112,6 @@ pub(super) enum TransitionToNotified {
     DoNothing,
     /// Queue the task: a `Notified` reference was created for it.
     Submit,
-    /// Nothing to queue and the waker held the last reference: free the task.
-    Dealloc,
 }
 
 impl State {

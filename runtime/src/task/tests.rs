@@ -197,6 +197,8 @@ fn output_dropped_when_handle_dropped_after_completion() {
 }
 
 #[test]
+// Cloning then waking by value is the point: it exercises the by-value waker path.
+#[allow(clippy::waker_clone_wake)]
 fn wake_while_running_requeues_once() {
     let s = TestSched::new();
     let polls = Arc::new(AtomicUsize::new(0));

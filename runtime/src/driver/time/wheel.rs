@@ -196,7 +196,7 @@ impl Wheel {
                 // Only the top level wraps (invariant 3): the slot is in the next block.
                 start += block;
             }
-            if best.map_or(true, |(_, _, t)| start < t) {
+            if best.is_none_or(|(_, _, t)| start < t) {
                 best = Some((level, slot as usize, start));
             }
         }

@@ -190,10 +190,6 @@ impl Handle {
         }
     }
 
-    pub(crate) fn is_shutdown(&self) -> bool {
-        self.shared.shutdown.load(SeqCst)
-    }
-
     fn schedule_task(me: &Arc<Self>, task: Notified<Arc<Handle>>, is_yield: bool) {
         let local = context::with_scheduler(|cx| match cx {
             Some(super::Context::MultiThread(cx)) if Arc::ptr_eq(me, cx.handle()) => {
