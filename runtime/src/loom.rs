@@ -293,6 +293,13 @@ mod imp {
                 }
             }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
+                self.steal_batch_with_limit_and_pop(dest, usize::MAX)
+            }
+            pub(crate) fn steal_batch_with_limit_and_pop(
+                &self,
+                dest: &Worker<T>,
+                limit: usize,
+            ) -> Steal<T> {
                 // One lock at a time: two workers stealing from each other must not take
                 // the two queue locks in opposite orders.
                 let (first, batch) = {
@@ -300,7 +307,7 @@ mod imp {
                     let Some(first) = src.pop_front() else {
                         return Steal::Empty;
                     };
-                    let n = src.len().div_ceil(2);
+                    let n = src.len().div_ceil(2).min(limit.saturating_sub(1));
                     (first, src.drain(..n).collect::<Vec<_>>())
                 };
                 dest.inner.lock().unwrap().extend(batch);
@@ -335,6 +342,13 @@ mod imp {
                 }
             }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
+                self.steal_batch_with_limit_and_pop(dest, usize::MAX)
+            }
+            pub(crate) fn steal_batch_with_limit_and_pop(
+                &self,
+                dest: &Worker<T>,
+                limit: usize,
+            ) -> Steal<T> {
                 // One lock at a time: two workers stealing from each other must not take
                 // the two queue locks in opposite orders.
                 let (first, batch) = {
@@ -342,7 +356,7 @@ mod imp {
                     let Some(first) = src.pop_front() else {
                         return Steal::Empty;
                     };
-                    let n = src.len().div_ceil(2);
+                    let n = src.len().div_ceil(2).min(limit.saturating_sub(1));
                     (first, src.drain(..n).collect::<Vec<_>>())
                 };
                 dest.inner.lock().unwrap().extend(batch);

@@ -1,6 +1,9 @@
 //! A worker's loop: which task to run next, stealing, and parking.
 //!
-//! Next task (DESIGN.md step 3): every `global_queue_interval` ticks the injector first;
+//! Next task (DESIGN.md step 3): after every `global_queue_interval` polls (LIFO-slot polls
+//! included, so a spawn chain cannot stretch the interval) the injector first, taking a fair
+//! share of it (its length over the number of workers) so that remote spawns onto busy
+//! workers drain as fast as they arrive;
 //! then the LIFO slot (at most [`MAX_LIFO_POLLS`] in a row, then its task goes to the back of
 //! the run queue, so a ping-pong pair cannot starve the queue); then the run queue; then a
 //! batch from the injector. With nothing local, the worker searches and then parks:
@@ -49,6 +52,8 @@ pub(crate) struct Core {
     index: usize,
     run_queue: Worker<Task>,
     tick: u32,
+    /// Polls since the injector was last checked first.
+    since_global: u32,
     lifo_polls: u8,
     is_searching: bool,
     /// Set while parked: a wake delivered by the driver to this worker's own queue then
@@ -75,6 +80,7 @@ impl Core {
             index,
             run_queue,
             tick: 0,
+            since_global: 0,
             lifo_polls: 0,
             is_searching: false,
             is_parking: false,
@@ -187,6 +193,7 @@ impl Context {
             }
         }
         core.polls += 1;
+        core.since_global += 1;
         *self.core.borrow_mut() = Some(core);
         task.run();
         loop {
@@ -203,6 +210,7 @@ impl Context {
             }
             core.lifo_polls += 1;
             core.polls += 1;
+            core.since_global += 1;
             *self.core.borrow_mut() = Some(core);
             task.run();
         }
@@ -210,8 +218,18 @@ impl Context {
 
     fn next_task(&self, core: &mut Core, global_interval: u32) -> Option<Task> {
         let shared = &self.handle.shared;
-        if core.tick % global_interval == 0 {
-            if let Some(task) = steal_one(|| shared.inject.steal()) {
+        if core.since_global >= global_interval {
+            core.since_global = 0;
+            let share = shared.inject.len() / shared.remotes.len() + 1;
+            let task = steal_one(|| {
+                shared
+                    .inject
+                    .steal_batch_with_limit_and_pop(&core.run_queue, share)
+            });
+            if let Some(task) = task {
+                if !core.run_queue.is_empty() {
+                    self.notify_if_needed();
+                }
                 return Some(task);
             }
         }
