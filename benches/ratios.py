@@ -129,14 +129,15 @@ def group_order(group):
             # notify_one_10 < notify_one_50 < ... numerically.
             stem, _, num = rest.rpartition("_")
             key = (stem, int(num)) if num.isdigit() else (rest, 0)
-            return (i, RT_ORDER.get(rest, 99), key)
+            return (i, ORDER.get(rest, 99), key)
     return (9, 0, (group, 0))
 
 
-# Tokio's order of the scheduler workloads.
-RT_ORDER = {name: i for i, name in enumerate([
+# Tokio's order of the scheduler workloads, then the small spawn benchmark before the big one.
+ORDER = {name: i for i, name in enumerate([
     "spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy1",
-    "spawn_many_remote_busy2", "ping_pong", "yield_many", "chained_spawn"])}
+    "spawn_many_remote_busy2", "ping_pong", "yield_many", "chained_spawn",
+    "join_1000_current_thread", "join_10000_units"])}
 
 
 if __name__ == "__main__":
