@@ -62,6 +62,8 @@ const QUICK: Workload = Workload {
 };
 
 /// Whether `n` is prime, by trial division with 6k ± 1: deliberately CPU-bound.
+// `is_multiple_of` needs Rust 1.87; the workspace's rust-version is 1.80.
+#[allow(unknown_lints, clippy::manual_is_multiple_of)]
 fn is_prime(n: u64) -> bool {
     if n < 4 {
         return n >= 2;
@@ -241,7 +243,7 @@ fn main() -> ExitCode {
         work.repeats
     );
 
-    let mut configs = vec![
+    let mut configs = [
         Config {
             name: "corio, 1 worker".into(),
             threads: 1,
