@@ -167,14 +167,18 @@ impl Smol {
                 })
             })
             .collect();
-        Smol { ex, stop: Some(async_channel_stop::Stop { flag, threads }) }
+        Smol {
+            ex,
+            stop: Some(async_channel_stop::Stop { flag, threads }),
+        }
     }
 
     fn echo(&self) {
         use futures_lite::{AsyncReadExt, AsyncWriteExt};
         let ex = self.ex.clone();
         async_io::block_on(self.ex.spawn(async move {
-            let listener = async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+            let listener =
+                async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
             let addr = listener.get_ref().local_addr().unwrap();
             let ex2 = ex.clone();
             let server = ex.spawn(async move {
@@ -197,7 +201,11 @@ impl Smol {
                 .map(|_| {
                     let ex = ex.clone();
                     ex.clone().spawn(async move {
-                        let s = Arc::new(async_io::Async::<std::net::TcpStream>::connect(addr).await.unwrap());
+                        let s = Arc::new(
+                            async_io::Async::<std::net::TcpStream>::connect(addr)
+                                .await
+                                .unwrap(),
+                        );
                         let w = s.clone();
                         let writer = ex.spawn(async move {
                             let chunk = vec![7u8; CHUNK];
@@ -287,12 +295,21 @@ fn threads_echo() {
 fn tcp_echo(c: &mut Criterion) {
     let n = workers();
     let mut g = c.benchmark_group("tcp_echo");
-    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Bytes((2 * CONNS * BYTES) as u64));
-    let corio_rt = corio::runtime::Builder::new_multi_thread().worker_threads(n).build().unwrap();
+    let corio_rt = corio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .build()
+        .unwrap();
     g.bench_function("corio", |b| b.iter(|| corio_echo(&corio_rt)));
     drop(corio_rt);
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build().unwrap();
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .enable_all()
+        .build()
+        .unwrap();
     g.bench_function("tokio", |b| b.iter(|| tokio_echo(&tokio_rt)));
     drop(tokio_rt);
     let smol = Smol::new(n);
