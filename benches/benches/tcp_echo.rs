@@ -25,102 +25,64 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-fn corio_echo(rt: &corio::runtime::Runtime) {
-    use corio::io::{AsyncReadExt, AsyncWriteExt};
-    rt.block_on(async {
-        let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = corio::spawn(async move {
-            for _ in 0..CONNS {
-                let (mut s, _) = listener.accept().await.unwrap();
-                corio::spawn(async move {
-                    let mut buf = vec![0u8; CHUNK];
-                    loop {
-                        let n = s.read(&mut buf).await.unwrap();
-                        if n == 0 {
-                            break;
-                        }
-                        s.write_all(&buf[..n]).await.unwrap();
-                    }
-                });
-            }
-        });
-        let clients: Vec<_> = (0..CONNS)
-            .map(|_| {
-                corio::spawn(async move {
-                    let s = corio::net::TcpStream::connect(addr).await.unwrap();
-                    let (mut rd, mut wr) = s.into_split();
-                    let writer = corio::spawn(async move {
-                        let chunk = vec![7u8; CHUNK];
-                        for _ in 0..BYTES / CHUNK {
-                            wr.write_all(&chunk).await.unwrap();
+/// The same echo workload for corio and Tokio (their APIs agree on every name used here).
+macro_rules! echo {
+    ($krate:ident, $rt:expr) => {{
+        use $krate::io::{AsyncReadExt, AsyncWriteExt};
+        $rt.block_on(async {
+            let listener = $krate::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = $krate::spawn(async move {
+                for _ in 0..CONNS {
+                    let (mut s, _) = listener.accept().await.unwrap();
+                    $krate::spawn(async move {
+                        let mut buf = vec![0u8; CHUNK];
+                        loop {
+                            let n = s.read(&mut buf).await.unwrap();
+                            if n == 0 {
+                                break;
+                            }
+                            s.write_all(&buf[..n]).await.unwrap();
                         }
                     });
-                    let mut buf = vec![0u8; CHUNK];
-                    let mut got = 0;
-                    while got < BYTES {
-                        let n = rd.read(&mut buf).await.unwrap();
-                        assert!(n > 0, "early EOF");
-                        got += n;
-                    }
-                    writer.await.unwrap();
+                }
+            });
+            let clients: Vec<_> = (0..CONNS)
+                .map(|_| {
+                    $krate::spawn(async move {
+                        let s = $krate::net::TcpStream::connect(addr).await.unwrap();
+                        let (mut rd, mut wr) = s.into_split();
+                        let writer = $krate::spawn(async move {
+                            let chunk = vec![7u8; CHUNK];
+                            for _ in 0..BYTES / CHUNK {
+                                wr.write_all(&chunk).await.unwrap();
+                            }
+                        });
+                        let mut buf = vec![0u8; CHUNK];
+                        let mut got = 0;
+                        while got < BYTES {
+                            let n = rd.read(&mut buf).await.unwrap();
+                            assert!(n > 0, "early EOF");
+                            got += n;
+                        }
+                        writer.await.unwrap();
+                    })
                 })
-            })
-            .collect();
-        for c in clients {
-            c.await.unwrap();
-        }
-        server.await.unwrap();
-    });
+                .collect();
+            for c in clients {
+                c.await.unwrap();
+            }
+            server.await.unwrap();
+        })
+    }};
+}
+
+fn corio_echo(rt: &corio::runtime::Runtime) {
+    echo!(corio, rt)
 }
 
 fn tokio_echo(rt: &tokio::runtime::Runtime) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            for _ in 0..CONNS {
-                let (mut s, _) = listener.accept().await.unwrap();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; CHUNK];
-                    loop {
-                        let n = s.read(&mut buf).await.unwrap();
-                        if n == 0 {
-                            break;
-                        }
-                        s.write_all(&buf[..n]).await.unwrap();
-                    }
-                });
-            }
-        });
-        let clients: Vec<_> = (0..CONNS)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
-                    let (mut rd, mut wr) = s.into_split();
-                    let writer = tokio::spawn(async move {
-                        let chunk = vec![7u8; CHUNK];
-                        for _ in 0..BYTES / CHUNK {
-                            wr.write_all(&chunk).await.unwrap();
-                        }
-                    });
-                    let mut buf = vec![0u8; CHUNK];
-                    let mut got = 0;
-                    while got < BYTES {
-                        let n = rd.read(&mut buf).await.unwrap();
-                        assert!(n > 0, "early EOF");
-                        got += n;
-                    }
-                    writer.await.unwrap();
-                })
-            })
-            .collect();
-        for c in clients {
-            c.await.unwrap();
-        }
-        server.await.unwrap();
-    });
+    echo!(tokio, rt)
 }
 
 /// async-io's reactor with an async-executor run by one thread per core.

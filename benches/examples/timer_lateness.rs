@@ -37,7 +37,10 @@ fn main() {
     for n in [100_000, 10_000] {
         let ds = delays(n);
         // Each task returns its own lateness: no shared lock skews the wake-up path.
-        let rt = corio::runtime::Builder::new_multi_thread().worker_threads(workers).build().unwrap();
+        let rt = corio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .build()
+            .unwrap();
         let late = rt.block_on(async {
             let hs: Vec<_> = ds
                 .iter()

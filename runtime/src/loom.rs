@@ -229,6 +229,22 @@ mod imp {
 
         pub(crate) use crossbeam_deque::Steal;
 
+        /// Moves about half of `src` (at most `limit`, the popped task included) to `dest`.
+        /// One lock at a time: two workers stealing from each other must not take the two
+        /// queue locks in opposite orders.
+        fn steal_batch<T>(src: &Mutex<VecDeque<T>>, dest: &Worker<T>, limit: usize) -> Steal<T> {
+            let (first, batch) = {
+                let mut src = src.lock().unwrap();
+                let Some(first) = src.pop_front() else {
+                    return Steal::Empty;
+                };
+                let n = src.len().div_ceil(2).min(limit.saturating_sub(1));
+                (first, src.drain(..n).collect::<Vec<_>>())
+            };
+            dest.inner.lock().unwrap().extend(batch);
+            Steal::Success(first)
+        }
+
         #[derive(Debug)]
         pub(crate) struct Worker<T> {
             inner: Arc<Mutex<VecDeque<T>>>,
@@ -300,18 +316,7 @@ mod imp {
                 dest: &Worker<T>,
                 limit: usize,
             ) -> Steal<T> {
-                // One lock at a time: two workers stealing from each other must not take
-                // the two queue locks in opposite orders.
-                let (first, batch) = {
-                    let mut src = self.inner.lock().unwrap();
-                    let Some(first) = src.pop_front() else {
-                        return Steal::Empty;
-                    };
-                    let n = src.len().div_ceil(2).min(limit.saturating_sub(1));
-                    (first, src.drain(..n).collect::<Vec<_>>())
-                };
-                dest.inner.lock().unwrap().extend(batch);
-                Steal::Success(first)
+                steal_batch(&self.inner, dest, limit)
             }
             pub(crate) fn is_empty(&self) -> bool {
                 self.inner.lock().unwrap().is_empty()
@@ -349,18 +354,7 @@ mod imp {
                 dest: &Worker<T>,
                 limit: usize,
             ) -> Steal<T> {
-                // One lock at a time: two workers stealing from each other must not take
-                // the two queue locks in opposite orders.
-                let (first, batch) = {
-                    let mut src = self.inner.lock().unwrap();
-                    let Some(first) = src.pop_front() else {
-                        return Steal::Empty;
-                    };
-                    let n = src.len().div_ceil(2).min(limit.saturating_sub(1));
-                    (first, src.drain(..n).collect::<Vec<_>>())
-                };
-                dest.inner.lock().unwrap().extend(batch);
-                Steal::Success(first)
+                steal_batch(&self.inner, dest, limit)
             }
             pub(crate) fn is_empty(&self) -> bool {
                 self.inner.lock().unwrap().is_empty()
