@@ -11,6 +11,16 @@ use loom::thread;
 use super::lifo::LifoSlot;
 use crate::runtime::{Builder, Runtime};
 
+/// Models of a whole runtime (2-3 loom threads running the real worker loop) explore at most
+/// two preemptions, whatever `LOOM_MAX_PREEMPTIONS` says: at three, one model runs for more
+/// than half an hour on 2 cores. The unit models of each structure below them (task state,
+/// LIFO slot, driver, timer entries, sync primitives) take the bound as given.
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |p| p.min(2)));
+    builder.check(f);
+}
+
 fn rt(workers: usize) -> Runtime {
     Builder::new_multi_thread()
         .worker_threads(workers)
@@ -21,7 +31,7 @@ fn rt(workers: usize) -> Runtime {
 /// A remote spawn races both workers parking; `block_on` of the handle must return.
 #[test]
 fn loom_mt_remote_spawn_races_park() {
-    loom::model(|| {
+    model(|| {
         let rt = rt(2);
         let h = rt.spawn(async { 1 });
         assert_eq!(rt.block_on(h).unwrap(), 1);
@@ -33,7 +43,7 @@ fn loom_mt_remote_spawn_races_park() {
 /// it, exactly once.
 #[test]
 fn loom_mt_spawn_from_worker_lifo() {
-    loom::model(|| {
+    model(|| {
         let rt = rt(2);
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
@@ -101,7 +111,7 @@ fn loom_mt_lifo_slot_put_races_steal() {
 /// cancelled, its future dropped once, and its handle resolves either way.
 #[test]
 fn loom_mt_shutdown_races_spawn() {
-    loom::model(|| {
+    model(|| {
         let rt = rt(1);
         let handle = rt.handle().clone();
         let drops = Arc::new(AtomicUsize::new(0));
@@ -127,7 +137,7 @@ fn loom_mt_shutdown_races_spawn() {
 
 #[test]
 fn loom_mt_one_worker_remote_spawn() {
-    loom::model(|| {
+    model(|| {
         let rt = rt(1);
         let h = rt.spawn(async { 1 });
         assert_eq!(rt.block_on(h).unwrap(), 1);
