@@ -91,7 +91,6 @@ impl Handle {
     }
 
     /// The driver (I/O reactor and timer wheel) of this runtime.
-    #[allow(dead_code)]
     pub(crate) fn driver(&self) -> &crate::driver::Handle {
         self.inner.driver()
     }

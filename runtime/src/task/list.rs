@@ -91,7 +91,6 @@ impl<S: Schedule> OwnedTasks<S> {
     /// # Safety
     /// The task must only ever be polled, cancelled and dropped on the current thread (the
     /// scheduler `S` guarantees it, e.g. a `LocalSet`).
-    #[allow(dead_code)]
     pub(crate) unsafe fn bind_local<T>(
         &self,
         future: T,
