@@ -137,18 +137,6 @@ mod imp {
             pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
                 MutexGuard(Some(self.0.lock().unwrap()))
             }
-
-            pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-                self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
-            }
-
-            pub(crate) fn get_mut(&mut self) -> &mut T {
-                self.0.get_mut().unwrap()
-            }
-
-            pub(crate) fn into_inner(self) -> T {
-                self.0.into_inner().unwrap()
-            }
         }
 
         impl<T: Default> Default for Mutex<T> {
@@ -212,7 +200,10 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, spawn, Builder, JoinHandle};
+        pub(crate) use loom::thread::{current, Builder, JoinHandle};
+        // Used by the loom models only.
+        #[allow(unused_imports)]
+        pub(crate) use loom::thread::spawn;
     }
 
     pub(crate) mod hint {
@@ -271,12 +262,6 @@ mod imp {
                     lifo: false,
                 }
             }
-            pub(crate) fn new_lifo() -> Self {
-                Self {
-                    inner: Arc::new(Mutex::new(VecDeque::new())),
-                    lifo: true,
-                }
-            }
             pub(crate) fn stealer(&self) -> Stealer<T> {
                 Stealer {
                     inner: self.inner.clone(),
@@ -302,12 +287,6 @@ mod imp {
         }
 
         impl<T> Stealer<T> {
-            pub(crate) fn steal(&self) -> Steal<T> {
-                match self.inner.lock().unwrap().pop_front() {
-                    Some(t) => Steal::Success(t),
-                    None => Steal::Empty,
-                }
-            }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
                 self.steal_batch_with_limit_and_pop(dest, usize::MAX)
             }
@@ -320,9 +299,6 @@ mod imp {
             }
             pub(crate) fn is_empty(&self) -> bool {
                 self.inner.lock().unwrap().is_empty()
-            }
-            pub(crate) fn len(&self) -> usize {
-                self.inner.lock().unwrap().len()
             }
         }
 
