@@ -1,26 +1,36 @@
 //! The fair semaphore engine under `Semaphore`, `Mutex`, `RwLock` and bounded `mpsc`.
 //!
-//! State: an atomic word holding the free permits (shifted left by one) and a CLOSED bit, and
-//! behind a lock a FIFO [`LinkedList`] of waiters, each embedded in an [`Acquire`] future and
-//! holding how many permits it still needs.
+//! State: one atomic word holding the free permits (shifted left by [`SHIFT`]), a CLOSED bit
+//! and a WAITERS bit, and behind a lock a FIFO [`LinkedList`] of waiters, each embedded in an
+//! [`Acquire`] future and holding how many permits it still needs.
 //!
-//! Invariant F (fairness): while the queue is non-empty the atomic holds zero permits. So a
-//! newcomer's lock-free fast path can never overtake a queued waiter.
+//! Invariant W (waiters bit): WAITERS is set exactly while the queue is non-empty. It is only
+//! changed with the lock held, and always in the same atomic operation that moves permits, so
+//! a lock-free release (step 3) can never add a permit "under" a waiter that is being queued.
+//!
+//! Invariant F (fairness): while the queue is non-empty (WAITERS set) the atomic holds zero
+//! permits. So a newcomer's lock-free fast path can never overtake a queued waiter.
 //!
 //! Protocol:
 //! 1. Acquire, fast path: CAS the needed permits out of the atomic. Success needs no lock.
-//! 2. Acquire, slow path: lock the queue; if closed, fail; else take whatever the atomic holds
-//!    (up to the need). Satisfied: done. Otherwise record the rest as `remaining`, push the
-//!    node and return `Pending`. Taking everything keeps invariant F.
-//! 3. Release (also `add_permits`): lock the queue, give permits to the waiters from the front,
-//!    popping each one whose `remaining` reaches zero and taking its waker; only what is left
-//!    once the queue is empty goes back to the atomic (invariant F). Wake after unlocking.
-//! 4. A woken acquirer locks and reads its node: `remaining == 0` means it holds its permits;
+//! 2. Acquire, slow path: lock the queue; if closed, fail; else in one CAS take whatever the
+//!    atomic holds (up to the need) and, if that is not enough, set WAITERS. Satisfied: done.
+//!    Otherwise record the rest as `remaining`, push the node and return `Pending`. Taking
+//!    everything keeps invariant F; setting WAITERS in the same CAS keeps invariant W.
+//! 3. Release (also `add_permits`), fast path: while WAITERS is clear, CAS the permits into
+//!    the atomic without locking. A CAS that loses to step 2 sees WAITERS on its retry.
+//! 4. Release, slow path (WAITERS set): lock the queue, give permits to the waiters from the
+//!    front, popping each one whose `remaining` reaches zero and taking its waker; once the
+//!    queue is empty, what is left goes back to the atomic in the same CAS that clears
+//!    WAITERS (invariants F and W). Wake after unlocking.
+//! 5. A woken acquirer locks and reads its node: `remaining == 0` means it holds its permits;
 //!    unlinked with `remaining > 0` means the semaphore was closed.
-//! 5. Cancellation: dropping a queued (or satisfied but not yet polled) `Acquire` locks,
-//!    unlinks the node and releases every permit already assigned to it through step 3, so
-//!    permits meant for it pass to the next waiter rather than vanish.
-//! 6. Close: set CLOSED, lock, pop every waiter and wake it; step 4 then reports the error.
+//! 6. Cancellation: dropping a queued (or satisfied but not yet polled) `Acquire` locks,
+//!    unlinks the node and releases every permit already assigned to it through step 4 (which
+//!    also clears WAITERS if the queue became empty), so permits meant for it pass to the next
+//!    waiter rather than vanish.
+//! 7. Close: set CLOSED, lock, pop every waiter and wake it, clear WAITERS; step 5 then
+//!    reports the error.
 
 use std::fmt;
 use std::future::Future;
@@ -36,8 +46,14 @@ use crate::util::wake_list::WakeList;
 
 /// The most permits a semaphore can hold (Tokio's limit, leaving room for flag bits).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
+/// Set once the semaphore is closed; never cleared.
 const CLOSED: usize = 1;
-const SHIFT: u32 = 1;
+/// Set exactly while the waiter queue is non-empty (invariant W).
+const WAITERS: usize = 1 << 1;
+/// The permit count lives above the flag bits.
+const SHIFT: u32 = 2;
+const _: () = assert!(CLOSED & WAITERS == 0 && (CLOSED | WAITERS) >> SHIFT == 0);
+const _: () = assert!(MAX_PERMITS <= usize::MAX >> SHIFT);
 
 /// See the module doc.
 pub(crate) struct Semaphore {
@@ -68,6 +84,16 @@ pub(crate) enum TryAcquireError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Closed;
 
+/// What step 2 did with an acquirer that the fast path could not serve.
+#[must_use]
+enum Enqueue {
+    /// Every permit was taken from the atomic: no need to wait.
+    Satisfied,
+    /// `took` permits were taken and WAITERS is set: the caller must queue its node now,
+    /// before unlocking.
+    Wait { took: usize },
+}
+
 impl Semaphore {
     pub(crate) fn new(permits: usize) -> Self {
         assert!(
@@ -91,7 +117,7 @@ impl Semaphore {
         self.permits.load(Ordering::Acquire) & CLOSED == CLOSED
     }
 
-    /// Step 1. Acquire pairs with the Release of [`Semaphore::release`]'s `fetch_add`, so
+    /// Step 1. Acquire pairs with the Release of the releasing CAS (steps 3 and 4), so
     /// whatever the releaser did under its permits is visible to us.
     pub(crate) fn try_acquire(&self, num: usize) -> Result<(), TryAcquireError> {
         let needed = num << SHIFT;
@@ -100,6 +126,8 @@ impl Semaphore {
             if curr & CLOSED == CLOSED {
                 return Err(TryAcquireError::Closed);
             }
+            // Invariant F: with WAITERS set the count is zero, so we never overtake a waiter
+            // (and an acquire of zero permits is always served, as in Tokio).
             if curr < needed {
                 return Err(TryAcquireError::NoPermits);
             }
@@ -119,8 +147,7 @@ impl Semaphore {
     fn take_up_to(&self, num: usize) -> usize {
         let mut curr = self.permits.load(Ordering::Acquire);
         loop {
-            let avail = curr >> SHIFT;
-            let take = avail.min(num);
+            let take = (curr >> SHIFT).min(num);
             if take == 0 {
                 return 0;
             }
@@ -136,14 +163,60 @@ impl Semaphore {
         }
     }
 
-    /// Step 3: returns `num` permits, serving queued waiters first.
+    /// Step 2, with the queue locked (the guard proves it): takes what the atomic holds, and
+    /// sets WAITERS in the same CAS when that is not all of `num`.
+    fn take_or_enqueue(&self, num: usize, _locked: &MutexGuard<'_, Waitlist>) -> Enqueue {
+        let mut curr = self.permits.load(Ordering::Acquire);
+        loop {
+            let take = (curr >> SHIFT).min(num);
+            let (next, outcome) = if take == num {
+                (curr - (take << SHIFT), Enqueue::Satisfied)
+            } else {
+                (
+                    (curr - (take << SHIFT)) | WAITERS,
+                    Enqueue::Wait { took: take },
+                )
+            };
+            // AcqRel: Acquire pairs with releasers' Release (we may take their permits);
+            // Release publishes WAITERS, which fast-path releasers read before locking.
+            match self.permits.compare_exchange_weak(
+                curr,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return outcome,
+                Err(actual) => curr = actual,
+            }
+        }
+    }
+
+    /// Steps 3 and 4: returns `num` permits, serving queued waiters first.
     pub(crate) fn release(&self, num: usize) {
         if num == 0 {
             return;
         }
+        let mut curr = self.permits.load(Ordering::Relaxed);
+        while curr & WAITERS == 0 {
+            // Step 3. Checked before the CAS, so a failing `add_permits` changes nothing.
+            assert_fits(curr >> SHIFT, num);
+            // Release pairs with the Acquire of the fast path (step 1) and of step 2.
+            match self.permits.compare_exchange_weak(
+                curr,
+                curr + (num << SHIFT),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => curr = actual,
+            }
+        }
         self.add_permits_locked(num, self.waiters.lock());
     }
 
+    /// Step 4, with the queue locked. `rem` may be zero: a cancelled waiter that was assigned
+    /// nothing calls this only to clear WAITERS if the queue became empty.
+    #[cold]
     fn add_permits_locked<'a>(&'a self, mut rem: usize, mut waiters: MutexGuard<'a, Waitlist>) {
         let mut wakers = WakeList::new();
         loop {
@@ -172,30 +245,45 @@ impl Semaphore {
                     break;
                 }
             }
-            if rem > 0 && waiters.queue.is_empty() {
-                // Release pairs with the Acquire of the fast path (step 1).
-                let prev = self.permits.fetch_add(rem << SHIFT, Ordering::Release);
-                if (prev >> SHIFT) + rem > MAX_PERMITS {
-                    self.permits.fetch_sub(rem << SHIFT, Ordering::Relaxed);
-                    drop(waiters);
-                    panic!(
-                        "a semaphore holds at most {MAX_PERMITS} permits; adding {rem} to {} \
-                         would overflow it",
-                        prev >> SHIFT
-                    );
-                }
-                rem = 0;
-            }
+            let finished = if waiters.queue.is_empty() {
+                self.publish_and_clear_waiters(rem);
+                true
+            } else {
+                rem == 0
+            };
             drop(waiters);
             wakers.wake_all();
-            if rem == 0 {
+            if finished {
                 return;
             }
             waiters = self.waiters.lock();
         }
     }
 
-    /// Step 6.
+    /// The end of step 4, lock held and queue empty: adds `rem` permits and clears WAITERS in
+    /// one CAS (lock-free releasers may be adding concurrently if WAITERS was already clear).
+    fn publish_and_clear_waiters(&self, rem: usize) {
+        let mut curr = self.permits.load(Ordering::Relaxed);
+        loop {
+            if rem > 0 {
+                assert_fits(curr >> SHIFT, rem);
+            } else if curr & WAITERS == 0 {
+                return;
+            }
+            // Release pairs with the Acquire of steps 1 and 2.
+            match self.permits.compare_exchange_weak(
+                curr,
+                (curr + (rem << SHIFT)) & !WAITERS,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => curr = actual,
+            }
+        }
+    }
+
+    /// Step 7.
     pub(crate) fn close(&self) {
         self.permits.fetch_or(CLOSED, Ordering::Release);
         let mut waiters = self.waiters.lock();
@@ -213,6 +301,9 @@ impl Semaphore {
                 }
             }
             let more = !waiters.queue.is_empty();
+            if !more {
+                self.publish_and_clear_waiters(0);
+            }
             drop(waiters);
             wakers.wake_all();
             if !more {
@@ -239,6 +330,15 @@ impl Semaphore {
             state: AcquireState::Idle,
         }
     }
+}
+
+/// Panics unless `held + adding` permits fit in the semaphore.
+fn assert_fits(held: usize, adding: usize) {
+    assert!(
+        adding <= MAX_PERMITS - held,
+        "a semaphore holds at most {MAX_PERMITS} permits; adding {adding} to {held} would \
+         overflow it"
+    );
 }
 
 impl fmt::Debug for Semaphore {
@@ -287,32 +387,13 @@ impl Future for Acquire<'_> {
             AcquireState::Idle => match this.sem.try_acquire(this.num) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(TryAcquireError::Closed) => Poll::Ready(Err(Closed)),
-                Err(TryAcquireError::NoPermits) => {
-                    // Step 2.
-                    let mut waiters = this.sem.waiters.lock();
-                    if waiters.closed {
-                        Poll::Ready(Err(Closed))
-                    } else {
-                        let took = this.sem.take_up_to(this.num);
-                        if took == this.num {
-                            Poll::Ready(Ok(()))
-                        } else {
-                            // SAFETY: our pinned node is in no list; lock held.
-                            unsafe {
-                                Node::with_value(node, |w| {
-                                    w.remaining = this.num - took;
-                                    w.waker = Some(cx.waker().clone());
-                                });
-                                waiters.queue.push_back(node);
-                            }
-                            this.state = AcquireState::Waiting;
-                            return Poll::Pending;
-                        }
-                    }
-                }
+                Err(TryAcquireError::NoPermits) => match this.enqueue(cx) {
+                    Poll::Ready(res) => Poll::Ready(res),
+                    Poll::Pending => return Poll::Pending,
+                },
             },
             AcquireState::Waiting => {
-                // Step 4.
+                // Step 5.
                 let waiters = this.sem.waiters.lock();
                 // SAFETY: our node is live; lock held.
                 let (linked, remaining) = unsafe {
@@ -351,7 +432,7 @@ impl Drop for Acquire<'_> {
         if self.state != AcquireState::Waiting {
             return;
         }
-        // Step 5.
+        // Step 6.
         let node = NonNull::from(&self.node);
         let mut waiters = self.sem.waiters.lock();
         // SAFETY: our node is live and only ever in this semaphore's queue; lock held.
@@ -359,9 +440,36 @@ impl Drop for Acquire<'_> {
             waiters.queue.remove(node);
             Node::with_value(node, |w| self.num - w.remaining)
         };
-        if assigned > 0 {
-            self.sem.add_permits_locked(assigned, waiters);
+        // With nothing assigned this only clears WAITERS if our node was the last one.
+        self.sem.add_permits_locked(assigned, waiters);
+    }
+}
+
+impl Acquire<'_> {
+    /// Step 2: the fast path found too few permits.
+    #[cold]
+    fn enqueue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+        let waiters = self.sem.waiters.lock();
+        if waiters.closed {
+            return Poll::Ready(Err(Closed));
         }
+        let took = match self.sem.take_or_enqueue(self.num, &waiters) {
+            Enqueue::Satisfied => return Poll::Ready(Ok(())),
+            Enqueue::Wait { took } => took,
+        };
+        let mut waiters = waiters;
+        let node = NonNull::from(&self.node);
+        // SAFETY: our node is pinned (we are only reached through `Pin<&mut Self>`) and in
+        // no list (state `Idle`); lock held. WAITERS is already set (invariant W).
+        unsafe {
+            Node::with_value(node, |w| {
+                w.remaining = self.num - took;
+                w.waker = Some(cx.waker().clone());
+            });
+            waiters.queue.push_back(node);
+        }
+        self.state = AcquireState::Waiting;
+        Poll::Pending
     }
 }
 

@@ -151,6 +151,29 @@ fn loom_semaphore_release_racing_cancelled_acquire() {
 }
 
 #[test]
+fn loom_semaphore_fast_release_racing_enqueue() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let releasers: Vec<_> = (0..2)
+            .map(|_| {
+                let sem = sem.clone();
+                thread::spawn(move || sem.add_permits(1))
+            })
+            .collect();
+        // Needs both permits: it may take one and queue for the other while a release runs
+        // its lock-free path; whichever release comes last must still reach it.
+        let permit = block_on(sem.acquire_many(2)).unwrap();
+        assert_eq!(sem.available_permits(), 0);
+        drop(permit);
+        for r in releasers {
+            r.join().unwrap();
+        }
+        // The queue is empty again, so the fast path must serve (no stale "waiters" state).
+        assert!(sem.try_acquire_many(2).is_ok());
+    });
+}
+
+#[test]
 fn loom_watch_send_racing_changed() {
     loom::model(|| {
         let (tx, mut rx) = watch::channel(0u8);

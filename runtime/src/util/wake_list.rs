@@ -5,21 +5,26 @@
 //! wakers here; when the batch is full they unlock, wake, and lock again to continue.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::task::Waker;
 
 /// Wakers per batch: enough for the common case, small enough to live on the stack.
 pub(crate) const NUM_WAKERS: usize = 32;
 
 /// See the module doc.
+///
+/// Invariant: exactly `wakers[..len]` are initialised. The rest stay uninitialised so that
+/// creating a batch (once per release or notify, usually to wake zero or one waker) costs no
+/// stores.
 pub(crate) struct WakeList {
-    wakers: [Option<Waker>; NUM_WAKERS],
+    wakers: [MaybeUninit<Waker>; NUM_WAKERS],
     len: usize,
 }
 
 impl WakeList {
     pub(crate) fn new() -> Self {
         Self {
-            wakers: std::array::from_fn(|_| None),
+            wakers: [const { MaybeUninit::uninit() }; NUM_WAKERS],
             len: 0,
         }
     }
@@ -32,18 +37,20 @@ impl WakeList {
     /// Adds `waker`; the caller checked [`WakeList::can_push`].
     pub(crate) fn push(&mut self, waker: Waker) {
         assert!(self.can_push(), "WakeList overflow: check can_push first");
-        self.wakers[self.len] = Some(waker);
+        self.wakers[self.len].write(waker);
         self.len += 1;
     }
 
     /// Wakes and clears every waker in the batch.
     pub(crate) fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
-            if let Some(w) = slot.take() {
-                w.wake();
-            }
+        // Shrink first: if a waker panics, the ones after it leak instead of being read twice
+        // (the invariant then covers only `wakers[..0]`).
+        let len = std::mem::replace(&mut self.len, 0);
+        for slot in &mut self.wakers[..len] {
+            // SAFETY: slots below the old `len` were initialised by `push` and, `len` now
+            // being 0, are read exactly once here.
+            unsafe { slot.assume_init_read() }.wake();
         }
-        self.len = 0;
     }
 }
 
