@@ -15,7 +15,14 @@
 //!   a current-thread runtime (`*_concurrent_single`); 10 permits (uncontended) or 5
 //!   (contended).
 //! - `sync_notify/{notify_one,notify_waiters}_<N>`: N tasks loop on `notified().await` and
-//!   count; the bench thread notifies until 500 wake-ups have been counted.
+//!   count; the bench thread notifies until 500 wake-ups have been counted, calling
+//!   `std::thread::yield_now()` after each notification. Tokio's bench spins without yielding;
+//!   it has 6 workers on a machine with more cores. Here the bench thread and the 2 workers
+//!   share 2 cores, and a spinning notifier held a core that a woken worker needed, so each
+//!   iteration measured when the OS time slice ran out (Tokio's own times varied 7x between
+//!   runs, corio's ratio 0.1-70). Yielding hands the core to a runnable worker at once and
+//!   costs the notifier nothing when no one else wants the core. Both runtimes run the same
+//!   loop, so neither is favoured.
 //!
 //! Tokio runs these with 6 workers; here both runtimes get one worker per core (see
 //! `common::workers`). The corio and Tokio variants are one macro body instantiated twice.
@@ -168,6 +175,8 @@ macro_rules! sync_workloads {
                             } else {
                                 notify.notify_one();
                             }
+                            // Give the core to a worker that has work (see the module doc).
+                            std::thread::yield_now();
                         }
                     })
                 });

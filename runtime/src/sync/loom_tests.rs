@@ -127,6 +127,23 @@ fn loom_notify_one_to_cancelled_waiter_is_handed_on() {
 }
 
 #[test]
+fn loom_notify_one_racing_a_waiter_that_completes_unlocked() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let th = {
+            let notify = notify.clone();
+            // Queues, then (woken) reads its mark without the lock and is freed at once,
+            // while the notifier may still hold the lock.
+            thread::spawn(move || block_on(notify.notified()))
+        };
+        notify.notify_one();
+        th.join().unwrap();
+        // The notification was consumed by the waiter (or its stored permit was): none left.
+        assert!(!poll_once_then_drop(notify.notified()));
+    });
+}
+
+#[test]
 fn loom_semaphore_release_racing_cancelled_acquire() {
     loom::model(|| {
         let sem = Arc::new(Semaphore::new(0));

@@ -10,15 +10,20 @@
 //!    never polled.
 //! 2. First poll, under the lock: generation moved since the snapshot: ready. A stored permit:
 //!    take it, ready. Otherwise push the node (with the waker and the generation) and wait.
-//! 3. `notify_one`, under the lock: pop the oldest waiter, mark it `One`, wake it after
-//!    unlocking; with no waiter, store the permit (at most one is kept).
+//! 3. `notify_one`, under the lock: pop the oldest waiter, take its waker, then mark it `One`
+//!    (the last touch of the waiter: see step 5); wake it after unlocking. With no waiter,
+//!    store the permit (at most one is kept).
 //! 4. `notify_waiters`: bump the generation (Release store of the mirror), then pop, mark
 //!    `All` and wake every node whose generation is older, in batches of
 //!    [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock released between
 //!    batches. Nodes pushed meanwhile carry the new generation and are left alone.
-//! 5. A woken future reads its mark under the lock. A future dropped after being marked
-//!    `One` but before returning `Ready` passes the notification on (step 3 again), so a
-//!    cancelled waiter never swallows a `notify_one`.
+//! 5. The mark is an atomic in the [`Notified`] future itself, outside the list node: the
+//!    notifier stores it (Release) last, after unlinking the node and taking the waker, and
+//!    never touches that waiter again. So a woken future reads it (Acquire) without the lock
+//!    and, once marked, may complete and be freed at once. Unmarked, it locks to re-check and
+//!    refresh its waker. A future dropped after being marked `One` but before returning
+//!    `Ready` passes the notification on (step 3 again), so a cancelled waiter never swallows
+//!    a `notify_one`.
 
 use std::fmt;
 use std::future::Future;
@@ -58,19 +63,31 @@ struct State {
     generation: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    One,
-    All,
-}
+/// Values of a [`Notified`] future's `mark` (step 5).
+const UNMARKED: usize = 0;
+/// Woken by `notify_one`: a cancelled waiter must pass it on.
+const MARK_ONE: usize = 1;
+/// Woken by `notify_waiters`.
+const MARK_ALL: usize = 2;
 
 /// A waiter's node contents.
 #[derive(Debug)]
 struct Waiter {
     waker: Option<Waker>,
     generation: usize,
-    mark: Option<Mark>,
+    /// The `mark` field of the pinned [`Notified`] that owns this node; set when pushed.
+    mark: Option<MarkPtr>,
 }
+
+/// Where a queued waiter's notifier stores its mark (step 5).
+#[derive(Debug, Clone, Copy)]
+struct MarkPtr(NonNull<AtomicUsize>);
+
+// SAFETY: it points at an atomic, which any thread may access; it is only dereferenced by the
+// notifier, under the lock, while the `Notified` that owns the atomic is pinned and queued.
+unsafe impl Send for MarkPtr {}
+// SAFETY: as for `Send`: shared access only ever reaches an atomic.
+unsafe impl Sync for MarkPtr {}
 
 impl Notify {
     /// A `Notify` with no permit and no waiters.
@@ -95,6 +112,7 @@ impl Notify {
                 generation: 0,
                 mark: None,
             }),
+            mark: AtomicUsize::new(UNMARKED),
             state: NotifiedState::Init,
         }
     }
@@ -109,13 +127,13 @@ impl Notify {
 
     fn notify_one_locked(mut state: MutexGuard<'_, State>) -> Option<Waker> {
         match state.waiters.pop_front() {
-            // SAFETY: the node was linked in our list, so it is live; lock held.
-            Some(node) => unsafe {
-                Node::with_value(node, |w| {
-                    w.mark = Some(Mark::One);
-                    w.waker.take()
-                })
-            },
+            Some(node) => {
+                // SAFETY: the node was linked in our list, so it is live; lock held.
+                let (waker, mark) = unsafe { Node::with_value(node, |w| (w.waker.take(), w.mark)) };
+                // SAFETY: see `set_mark`; nothing touches the waiter after this.
+                unsafe { set_mark(mark, MARK_ONE) };
+                waker
+            }
             None => {
                 state.permit = true;
                 None
@@ -145,13 +163,11 @@ impl Notify {
                     break;
                 }
                 state.waiters.pop_front();
-                // SAFETY: just unlinked; its owner must take the lock to drop it; lock held.
-                let waker = unsafe {
-                    Node::with_value(node, |w| {
-                        w.mark = Some(Mark::All);
-                        w.waker.take()
-                    })
-                };
+                // SAFETY: just unlinked; its owner must take the lock to drop it (it is still
+                // unmarked); lock held.
+                let (waker, mark) = unsafe { Node::with_value(node, |w| (w.waker.take(), w.mark)) };
+                // SAFETY: see `set_mark`; nothing touches the waiter after this.
+                unsafe { set_mark(mark, MARK_ALL) };
                 if let Some(w) = waker {
                     wakers.push(w);
                 }
@@ -164,6 +180,21 @@ impl Notify {
             state = self.state.lock();
         }
     }
+}
+
+/// Step 5: completes a waiter just unlinked from the list, with the lock still held.
+///
+/// # Safety
+///
+/// `mark` is the `mark` of a waiter that was linked in the list until now, read under the
+/// lock that is still held. Its `Notified` is pinned, unmarked, and cannot be freed before
+/// this store: its `Drop` and its unlocked poll path (step 5) both wait for a mark or the
+/// lock. The caller must not touch that waiter (node or future) after this call.
+unsafe fn set_mark(mark: Option<MarkPtr>, value: usize) {
+    let mark = mark.expect("a queued waiter has its mark pointer set");
+    // SAFETY: live per the contract above; an atomic is fine to share across threads.
+    // Release pairs with the Acquire load in `Notified::poll`, publishing the unlink.
+    unsafe { mark.0.as_ref() }.store(value, Ordering::Release);
 }
 
 impl Default for Notify {
@@ -195,6 +226,8 @@ pub struct Notified<'a> {
     notify: &'a Notify,
     generation: usize,
     node: Node<Waiter>,
+    /// [`UNMARKED`], [`MARK_ONE`] or [`MARK_ALL`]; written by the notifier (step 5).
+    mark: AtomicUsize,
     state: NotifiedState,
 }
 
@@ -212,19 +245,23 @@ impl Future for Notified<'_> {
         let this = unsafe { self.get_unchecked_mut() };
         let node = NonNull::from(&this.node);
         let restore = ready!(coop::poll_proceed(cx));
-        let mut state = this.notify.state.lock();
         match this.state {
             NotifiedState::Init => {
+                let mut state = this.notify.state.lock();
                 if state.generation != this.generation {
                     // Step 2: a notify_waiters happened since we were created.
                 } else if state.permit {
                     state.permit = false;
                 } else {
-                    // SAFETY: our pinned node is in no list; lock held.
+                    let mark = MarkPtr(NonNull::from(&this.mark));
+                    // SAFETY: our pinned node is in no list; lock held. `mark` stays valid
+                    // while the node is linked: both live in this pinned future, whose `Drop`
+                    // unlinks under the lock.
                     unsafe {
                         Node::with_value(node, |w| {
                             w.waker = Some(cx.waker().clone());
                             w.generation = this.generation;
+                            w.mark = Some(mark);
                         });
                         state.waiters.push_back(node);
                     }
@@ -233,24 +270,27 @@ impl Future for Notified<'_> {
                 }
             }
             NotifiedState::Waiting => {
-                // SAFETY: our node is live; lock held.
-                let marked = unsafe {
-                    Node::with_value(node, |w| {
-                        if w.mark.is_none()
-                            && !w.waker.as_ref().is_some_and(|k| k.will_wake(cx.waker()))
-                        {
-                            w.waker = Some(cx.waker().clone());
+                // Step 5. Acquire pairs with the Release in `set_mark`: once marked, the
+                // notifier has unlinked our node and will not touch it again.
+                if this.mark.load(Ordering::Acquire) == UNMARKED {
+                    let state = this.notify.state.lock();
+                    // Marks are stored under the lock, so this re-check is definitive.
+                    if this.mark.load(Ordering::Acquire) == UNMARKED {
+                        // SAFETY: our node is live and, unmarked, still linked; lock held.
+                        unsafe {
+                            Node::with_value(node, |w| {
+                                if !w.waker.as_ref().is_some_and(|k| k.will_wake(cx.waker())) {
+                                    w.waker = Some(cx.waker().clone());
+                                }
+                            });
                         }
-                        w.mark.is_some()
-                    })
-                };
-                if !marked {
-                    return Poll::Pending;
+                        drop(state);
+                        return Poll::Pending;
+                    }
                 }
             }
             NotifiedState::Done => {}
         }
-        drop(state);
         this.state = NotifiedState::Done;
         restore.made_progress();
         Poll::Ready(())
@@ -265,11 +305,9 @@ impl Drop for Notified<'_> {
         let node = NonNull::from(&self.node);
         let mut state = self.notify.state.lock();
         // SAFETY: our node is live and only ever in this Notify's list; lock held.
-        let mark = unsafe {
-            state.waiters.remove(node);
-            Node::with_value(node, |w| w.mark)
-        };
-        if mark == Some(Mark::One) {
+        unsafe { state.waiters.remove(node) };
+        // Relaxed: marks are stored under the lock we hold.
+        if self.mark.load(Ordering::Relaxed) == MARK_ONE {
             // Step 5: hand the notification on.
             if let Some(w) = Notify::notify_one_locked(state) {
                 w.wake();
