@@ -1,22 +1,31 @@
 //! Notify: wake one waiting task, or all of them, with Tokio's permit semantics.
 //!
-//! State, behind one lock: a FIFO list of waiters (nodes inside [`Notified`] futures), a
-//! single stored permit, and the count of `notify_waiters` calls (the *generation*), which is
-//! mirrored in an atomic so that [`Notify::notified`] can snapshot it without locking.
+//! State: one atomic word, [`Notify::state`], holding the count of `notify_waiters` calls
+//! (the *generation*, above [`GEN_SHIFT`]) and one of [`EMPTY`], [`WAITING`] (the list is
+//! non-empty) or [`NOTIFIED`] (a stored permit); behind a lock, a FIFO list of waiters (nodes
+//! inside [`Notified`] futures).
 //!
-//! Protocol:
-//! 1. `notified()` snapshots the generation (Acquire, pairing with the Release store in
-//!    step 4). Any `notify_waiters` after that moment completes the future, even if it was
-//!    never polled.
-//! 2. First poll, under the lock: generation moved since the snapshot: ready. A stored permit:
-//!    take it, ready. Otherwise push the node (with the waker and the generation) and wait.
-//! 3. `notify_one`, under the lock: pop the oldest waiter, take its waker, then mark it `One`
-//!    (the last touch of the waiter: see step 5); wake it after unlocking. With no waiter,
-//!    store the permit (at most one is kept).
-//! 4. `notify_waiters`: bump the generation (Release store of the mirror), then pop, mark
-//!    `All` and wake every node whose generation is older, in batches of
+//! Invariant S: the low bits are WAITING exactly while the list is non-empty; they only
+//! enter or leave WAITING with the lock held. So with no one waiting, `notify_one` and the
+//! first poll of a `Notified` exchange the permit with a CAS, without the lock.
+//!
+//! Protocol (every access to the word is SeqCst, as the generation snapshot and the permit
+//! CAS must agree on one order of `notify_*` calls and first polls):
+//! 1. `notified()` snapshots the generation. Any `notify_waiters` after that moment
+//!    completes the future, even if it was never polled.
+//! 2. First poll: generation moved since the snapshot: ready. NOTIFIED: CAS it to EMPTY (take
+//!    the permit), ready. Otherwise lock and re-check; then CAS EMPTY to WAITING (a racing
+//!    lock-free `notify_one` makes the CAS fail and the loop take its permit instead), push
+//!    the node (with the waker and the generation) and wait.
+//! 3. `notify_one`: EMPTY or NOTIFIED: CAS to NOTIFIED (at most one permit is kept), done.
+//!    WAITING: lock, pop the oldest waiter (back to EMPTY if it was the last), take its
+//!    waker, then mark it `One` (the last touch of the waiter: see step 5); wake it after
+//!    unlocking.
+//! 4. `notify_waiters`, under the lock: bump the generation, then pop, mark `All` and wake
+//!    every node whose generation is older, in batches of
 //!    [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock released between
-//!    batches. Nodes pushed meanwhile carry the new generation and are left alone.
+//!    batches (and WAITING cleared when the list empties). Nodes pushed meanwhile carry the
+//!    new generation and are left alone. A stored permit is left as it is.
 //! 5. The mark is an atomic in the [`Notified`] future itself, outside the list node: the
 //!    notifier stores it (Release) last, after unlinking the node and taking the waker, and
 //!    never touches that waiter again. So a woken future reads it (Acquire) without the lock
@@ -53,14 +62,29 @@ use crate::util::wake_list::WakeList;
 /// # });
 /// ```
 pub struct Notify {
-    generation: AtomicUsize,
-    state: Mutex<State>,
+    /// Generation and EMPTY / WAITING / NOTIFIED; see the module doc.
+    state: AtomicUsize,
+    waiters: Mutex<LinkedList<Waiter>>,
 }
 
-struct State {
-    waiters: LinkedList<Waiter>,
-    permit: bool,
-    generation: usize,
+/// Nobody waits and no permit is stored.
+const EMPTY: usize = 0;
+/// The waiter list is non-empty (invariant S).
+const WAITING: usize = 1;
+/// A `notify_one` permit is stored.
+const NOTIFIED: usize = 2;
+const STATE_MASK: usize = 3;
+/// The generation lives above the state bits.
+const GEN_SHIFT: u32 = 2;
+const _: () = assert!((EMPTY | WAITING | NOTIFIED) & !STATE_MASK == 0);
+const _: () = assert!(STATE_MASK >> GEN_SHIFT == 0);
+
+fn generation(word: usize) -> usize {
+    word >> GEN_SHIFT
+}
+
+fn with_state(word: usize, state: usize) -> usize {
+    (word & !STATE_MASK) | state
 }
 
 /// Values of a [`Notified`] future's `mark` (step 5).
@@ -93,12 +117,8 @@ impl Notify {
     /// A `Notify` with no permit and no waiters.
     pub fn new() -> Self {
         Self {
-            generation: AtomicUsize::new(0),
-            state: Mutex::new(State {
-                waiters: LinkedList::new(),
-                permit: false,
-                generation: 0,
-            }),
+            state: AtomicUsize::new(EMPTY),
+            waiters: Mutex::new(LinkedList::new()),
         }
     }
 
@@ -106,7 +126,7 @@ impl Notify {
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,
-            generation: self.generation.load(Ordering::Acquire),
+            generation: generation(self.state.load(Ordering::SeqCst)),
             node: Node::new(Waiter {
                 waker: None,
                 generation: 0,
@@ -119,24 +139,50 @@ impl Notify {
 
     /// Wakes the oldest waiter, or stores a permit for the next one if nobody waits.
     pub fn notify_one(&self) {
-        let waker = Self::notify_one_locked(self.state.lock());
-        if let Some(w) = waker {
+        // Step 3, lock-free while nobody waits.
+        let mut curr = self.state.load(Ordering::SeqCst);
+        while curr & STATE_MASK != WAITING {
+            match self.state.compare_exchange(
+                curr,
+                with_state(curr, NOTIFIED),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return,
+                Err(actual) => curr = actual,
+            }
+        }
+        if let Some(w) = self.notify_one_locked(self.waiters.lock()) {
             w.wake();
         }
     }
 
-    fn notify_one_locked(mut state: MutexGuard<'_, State>) -> Option<Waker> {
-        match state.waiters.pop_front() {
-            Some(node) => {
+    /// Step 3 with the lock held (also the hand-on of step 5).
+    fn notify_one_locked(&self, mut waiters: MutexGuard<'_, LinkedList<Waiter>>) -> Option<Waker> {
+        let mut curr = self.state.load(Ordering::SeqCst);
+        loop {
+            if curr & STATE_MASK == WAITING {
+                let node = waiters
+                    .pop_front()
+                    .expect("invariant S: WAITING with an empty waiter list");
+                if waiters.is_empty() {
+                    // Nothing else changes the word while it is WAITING and we hold the lock.
+                    self.state.store(with_state(curr, EMPTY), Ordering::SeqCst);
+                }
                 // SAFETY: the node was linked in our list, so it is live; lock held.
                 let (waker, mark) = unsafe { Node::with_value(node, |w| (w.waker.take(), w.mark)) };
                 // SAFETY: see `set_mark`; nothing touches the waiter after this.
                 unsafe { set_mark(mark, MARK_ONE) };
-                waker
+                return waker;
             }
-            None => {
-                state.permit = true;
-                None
+            match self.state.compare_exchange(
+                curr,
+                with_state(curr, NOTIFIED),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return None,
+                Err(actual) => curr = actual,
             }
         }
     }
@@ -144,15 +190,17 @@ impl Notify {
     /// Wakes every task waiting now (and every `Notified` created before this call).
     /// Stores no permit.
     pub fn notify_waiters(&self) {
-        let mut state = self.state.lock();
-        state.generation = state.generation.wrapping_add(1);
-        let gen = state.generation;
-        // Release pairs with the Acquire in `notified` (step 1).
-        self.generation.store(gen, Ordering::Release);
+        let mut waiters = self.waiters.lock();
+        // Step 4. The generation wraps; the state bits are left alone.
+        let gen = generation(
+            self.state
+                .fetch_add(1 << GEN_SHIFT, Ordering::SeqCst)
+                .wrapping_add(1 << GEN_SHIFT),
+        );
         loop {
             let mut wakers = WakeList::new();
             let mut more = false;
-            while let Some(node) = state.waiters.front() {
+            while let Some(node) = waiters.front() {
                 // SAFETY: linked, hence live; lock held.
                 let older = unsafe { Node::with_value(node, |w| w.generation != gen) };
                 if !older {
@@ -162,7 +210,7 @@ impl Notify {
                     more = true;
                     break;
                 }
-                state.waiters.pop_front();
+                waiters.pop_front();
                 // SAFETY: just unlinked; its owner must take the lock to drop it (it is still
                 // unmarked); lock held.
                 let (waker, mark) = unsafe { Node::with_value(node, |w| (w.waker.take(), w.mark)) };
@@ -172,12 +220,19 @@ impl Notify {
                     wakers.push(w);
                 }
             }
-            drop(state);
+            if waiters.is_empty() {
+                // Invariant S. Lock held and WAITING, so nothing else changes the word.
+                let curr = self.state.load(Ordering::SeqCst);
+                if curr & STATE_MASK == WAITING {
+                    self.state.store(with_state(curr, EMPTY), Ordering::SeqCst);
+                }
+            }
+            drop(waiters);
             wakers.wake_all();
             if !more {
                 return;
             }
-            state = self.state.lock();
+            waiters = self.waiters.lock();
         }
     }
 }
@@ -197,6 +252,54 @@ unsafe fn set_mark(mark: Option<MarkPtr>, value: usize) {
     unsafe { mark.0.as_ref() }.store(value, Ordering::Release);
 }
 
+impl Notify {
+    /// Step 2 without the lock: true if the future created at generation `gen` is done,
+    /// taking a stored permit if need be.
+    fn take_notification(&self, gen: usize) -> bool {
+        let mut curr = self.state.load(Ordering::SeqCst);
+        loop {
+            if generation(curr) != gen {
+                return true;
+            }
+            if curr & STATE_MASK != NOTIFIED {
+                return false;
+            }
+            match self.state.compare_exchange(
+                curr,
+                with_state(curr, EMPTY),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => curr = actual,
+            }
+        }
+    }
+
+    /// Step 2 with the lock held: as [`Notify::take_notification`], but if not done, sets
+    /// WAITING (the caller then pushes its node before unlocking) and returns false.
+    fn take_or_set_waiting(&self, gen: usize) -> bool {
+        let mut curr = self.state.load(Ordering::SeqCst);
+        loop {
+            if generation(curr) != gen {
+                return true;
+            }
+            let next = match curr & STATE_MASK {
+                NOTIFIED => with_state(curr, EMPTY),
+                WAITING => return false,
+                _ => with_state(curr, WAITING),
+            };
+            match self
+                .state
+                .compare_exchange(curr, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return next & STATE_MASK == EMPTY,
+                Err(actual) => curr = actual,
+            }
+        }
+    }
+}
+
 impl Default for Notify {
     fn default() -> Self {
         Self::new()
@@ -205,10 +308,13 @@ impl Default for Notify {
 
 impl fmt::Debug for Notify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
+        let waiters = self.waiters.lock().len();
         f.debug_struct("Notify")
-            .field("waiters", &state.waiters.len())
-            .field("permit", &state.permit)
+            .field("waiters", &waiters)
+            .field(
+                "permit",
+                &(self.state.load(Ordering::SeqCst) & STATE_MASK == NOTIFIED),
+            )
             .finish()
     }
 }
@@ -247,33 +353,32 @@ impl Future for Notified<'_> {
         let restore = ready!(coop::poll_proceed(cx));
         match this.state {
             NotifiedState::Init => {
-                let mut state = this.notify.state.lock();
-                if state.generation != this.generation {
-                    // Step 2: a notify_waiters happened since we were created.
-                } else if state.permit {
-                    state.permit = false;
-                } else {
-                    let mark = MarkPtr(NonNull::from(&this.mark));
-                    // SAFETY: our pinned node is in no list; lock held. `mark` stays valid
-                    // while the node is linked: both live in this pinned future, whose `Drop`
-                    // unlinks under the lock.
-                    unsafe {
-                        Node::with_value(node, |w| {
-                            w.waker = Some(cx.waker().clone());
-                            w.generation = this.generation;
-                            w.mark = Some(mark);
-                        });
-                        state.waiters.push_back(node);
+                // Step 2, lock-free unless we have to queue.
+                if !this.notify.take_notification(this.generation) {
+                    let mut waiters = this.notify.waiters.lock();
+                    if !this.notify.take_or_set_waiting(this.generation) {
+                        let mark = MarkPtr(NonNull::from(&this.mark));
+                        // SAFETY: our pinned node is in no list; lock held. `mark` stays valid
+                        // while the node is linked: both live in this pinned future, whose
+                        // `Drop` unlinks under the lock. WAITING is set (invariant S).
+                        unsafe {
+                            Node::with_value(node, |w| {
+                                w.waker = Some(cx.waker().clone());
+                                w.generation = this.generation;
+                                w.mark = Some(mark);
+                            });
+                            waiters.push_back(node);
+                        }
+                        this.state = NotifiedState::Waiting;
+                        return Poll::Pending;
                     }
-                    this.state = NotifiedState::Waiting;
-                    return Poll::Pending;
                 }
             }
             NotifiedState::Waiting => {
                 // Step 5. Acquire pairs with the Release in `set_mark`: once marked, the
                 // notifier has unlinked our node and will not touch it again.
                 if this.mark.load(Ordering::Acquire) == UNMARKED {
-                    let state = this.notify.state.lock();
+                    let waiters = this.notify.waiters.lock();
                     // Marks are stored under the lock, so this re-check is definitive.
                     if this.mark.load(Ordering::Acquire) == UNMARKED {
                         // SAFETY: our node is live and, unmarked, still linked; lock held.
@@ -284,7 +389,7 @@ impl Future for Notified<'_> {
                                 }
                             });
                         }
-                        drop(state);
+                        drop(waiters);
                         return Poll::Pending;
                     }
                 }
@@ -303,13 +408,22 @@ impl Drop for Notified<'_> {
             return;
         }
         let node = NonNull::from(&self.node);
-        let mut state = self.notify.state.lock();
+        let mut waiters = self.notify.waiters.lock();
         // SAFETY: our node is live and only ever in this Notify's list; lock held.
-        unsafe { state.waiters.remove(node) };
+        unsafe { waiters.remove(node) };
+        if waiters.is_empty() {
+            // Invariant S. Lock held and WAITING, so nothing else changes the word.
+            let curr = self.notify.state.load(Ordering::SeqCst);
+            if curr & STATE_MASK == WAITING {
+                self.notify
+                    .state
+                    .store(with_state(curr, EMPTY), Ordering::SeqCst);
+            }
+        }
         // Relaxed: marks are stored under the lock we hold.
         if self.mark.load(Ordering::Relaxed) == MARK_ONE {
             // Step 5: hand the notification on.
-            if let Some(w) = Notify::notify_one_locked(state) {
+            if let Some(w) = self.notify.notify_one_locked(waiters) {
                 w.wake();
             }
         }
