@@ -64,4 +64,3 @@ pub(crate) fn corio_echo(rt: &corio::runtime::Runtime) {
 pub(crate) fn tokio_echo(rt: &tokio::runtime::Runtime) {
     echo!(tokio, rt)
 }
-
