@@ -1,0 +1,182 @@
+//! Where does wake-up lateness come from? The `timer_lateness` scenario (N tasks spawned from
+//! `block_on`, each sleeping a random 1-50 ms), instrumented: for corio and Tokio in one run it
+//! prints
+//! - how long the spawn loop took and when the last task first ran (registered its timer),
+//! - the CPU time all threads used during the run (from `/proc/self/task/*/schedstat`) and
+//!   that divided by N: the per-task cost that decides whether 2 cores keep up,
+//! - lateness bucketed by deadline (10 ms buckets after the start): a backlog shows as buckets
+//!   whose lateness grows with the deadline.
+//!
+//! `cargo run --release -p corio-benches --example timer_probe [N [corio|tokio]]` (N defaults to
+//! 100,000; naming one runtime runs only that one, e.g. under `perf record`)
+
+use std::time::{Duration, Instant};
+
+/// Per task: when it first ran, its deadline, and when it woke, all as offsets from the start.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    first_poll: Duration,
+    deadline: Duration,
+    woke: Duration,
+}
+
+fn delays(n: usize) -> Vec<Duration> {
+    // The same xorshift sequence as `timer_lateness`.
+    let mut x: u32 = 0x1234_5678;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            Duration::from_millis(1 + u64::from(x % 50))
+        })
+        .collect()
+}
+
+/// CPU time of this process's live threads so far, in nanoseconds (the first field of each
+/// thread's `/proc/self/task/*/schedstat`). Read while the runtime's workers still live.
+fn cpu_time() -> Duration {
+    let Ok(threads) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = threads
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+fn report(name: &str, n: usize, spawned: Duration, cpu: Duration, mut samples: Vec<Sample>) {
+    let last_first_poll = samples
+        .iter()
+        .map(|s| s.first_poll)
+        .max()
+        .unwrap_or_default();
+    println!(
+        "{name}: {n} tasks; spawn loop {:.1} ms; last first poll at {:.1} ms; CPU {:.1} ms \
+         = {:.2} us/task",
+        spawned.as_secs_f64() * 1e3,
+        last_first_poll.as_secs_f64() * 1e3,
+        cpu.as_secs_f64() * 1e3,
+        cpu.as_secs_f64() * 1e6 / n as f64,
+    );
+    samples.sort_by_key(|s| s.deadline);
+    let mut start = 0;
+    while start < samples.len() {
+        let bucket = samples[start].deadline.as_millis() / 10;
+        let end = start
+            + samples[start..]
+                .iter()
+                .position(|s| s.deadline.as_millis() / 10 != bucket)
+                .unwrap_or(samples.len() - start);
+        let mut late: Vec<Duration> = samples[start..end]
+            .iter()
+            .map(|s| s.woke.saturating_sub(s.deadline))
+            .collect();
+        late.sort();
+        let p = |q: f64| late[((late.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "  deadline {:>4}-{:<4} ms {:>6} timers   late p50 {:>7.3} ms  p99 {:>7.3} ms",
+            bucket * 10,
+            bucket * 10 + 10,
+            late.len(),
+            p(0.5),
+            p(0.99),
+        );
+        start = end;
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let only = std::env::args().nth(2);
+    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let ds = delays(n);
+    if runs("corio") {
+        corio_run(&ds, workers);
+    }
+    if runs("tokio") {
+        tokio_run(&ds, workers);
+    }
+}
+
+fn corio_run(ds: &[Duration], workers: usize) {
+    let n = ds.len();
+
+    let rt = corio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap();
+    let cpu0 = cpu_time();
+    let (spawned, samples) = rt.block_on(async {
+        let t0 = Instant::now();
+        let hs: Vec<_> = ds
+            .iter()
+            .map(|&d| {
+                corio::spawn(async move {
+                    let first = Instant::now();
+                    let deadline = first + d;
+                    corio::time::sleep_until(deadline.into()).await;
+                    let woke = Instant::now();
+                    Sample {
+                        first_poll: first - t0,
+                        deadline: deadline - t0,
+                        woke: woke - t0,
+                    }
+                })
+            })
+            .collect();
+        let spawned = t0.elapsed();
+        let mut samples = Vec::with_capacity(hs.len());
+        for h in hs {
+            samples.push(h.await.unwrap());
+        }
+        (spawned, samples)
+    });
+    let cpu = cpu_time() - cpu0;
+    drop(rt);
+    report("corio", n, spawned, cpu, samples);
+}
+
+fn tokio_run(ds: &[Duration], workers: usize) {
+    let n = ds.len();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cpu0 = cpu_time();
+    let (spawned, samples) = rt.block_on(async {
+        let t0 = Instant::now();
+        let hs: Vec<_> = ds
+            .iter()
+            .map(|&d| {
+                tokio::spawn(async move {
+                    let first = Instant::now();
+                    let deadline = first + d;
+                    tokio::time::sleep_until(deadline.into()).await;
+                    let woke = Instant::now();
+                    Sample {
+                        first_poll: first - t0,
+                        deadline: deadline - t0,
+                        woke: woke - t0,
+                    }
+                })
+            })
+            .collect();
+        let spawned = t0.elapsed();
+        let mut samples = Vec::with_capacity(hs.len());
+        for h in hs {
+            samples.push(h.await.unwrap());
+        }
+        (spawned, samples)
+    });
+    let cpu = cpu_time() - cpu0;
+    drop(rt);
+    report("tokio", n, spawned, cpu, samples);
+}
