@@ -2,8 +2,9 @@
 //! `block_on`, each sleeping a random 1-50 ms), instrumented: for corio and Tokio in one run it
 //! prints
 //! - how long the spawn loop took and when the last task first ran (registered its timer),
-//! - the CPU time all threads used during the run (from `/proc/self/task/*/schedstat`) and
-//!   that divided by N: the per-task cost that decides whether 2 cores keep up,
+//! - the CPU time per task of the `block_on` thread (which spawns and joins) and of the
+//!   runtime's other threads (from `/proc/self/task/*/schedstat`): the cost that decides
+//!   whether 2 cores keep up with the arrival rate,
 //! - lateness bucketed by deadline (10 ms buckets after the start): a backlog shows as buckets
 //!   whose lateness grows with the deadline.
 //!
@@ -33,32 +34,52 @@ fn delays(n: usize) -> Vec<Duration> {
         .collect()
 }
 
-/// CPU time of this process's live threads so far, in nanoseconds (the first field of each
-/// thread's `/proc/self/task/*/schedstat`). Read while the runtime's workers still live.
-fn cpu_time() -> Duration {
-    let Ok(threads) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
-    };
-    let nanos: u64 = threads
+/// CPU time of this process's live threads so far: `(this thread, all others)`, from the
+/// first field (nanoseconds on a CPU) of `/proc/self/task/*/schedstat`. Read while the
+/// runtime's workers still live.
+fn cpu_time() -> (Duration, Duration) {
+    let me = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let first = |s: &str| s.split_whitespace().next()?.parse::<u64>().ok();
+    let me = first(&me).unwrap_or(0);
+    let all: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|s| first(&s))
         .sum();
-    Duration::from_nanos(nanos)
+    (
+        Duration::from_nanos(me),
+        Duration::from_nanos(all.saturating_sub(me)),
+    )
 }
 
-fn report(name: &str, n: usize, spawned: Duration, cpu: Duration, mut samples: Vec<Sample>) {
+/// CPU used since `start`: `(this thread, all others)`.
+fn cpu_since(start: (Duration, Duration)) -> (Duration, Duration) {
+    let now = cpu_time();
+    (now.0 - start.0, now.1.saturating_sub(start.1))
+}
+
+fn report(
+    name: &str,
+    n: usize,
+    spawned: Duration,
+    (spawner, workers): (Duration, Duration),
+    mut samples: Vec<Sample>,
+) {
     let last_first_poll = samples
         .iter()
         .map(|s| s.first_poll)
         .max()
         .unwrap_or_default();
+    let per_task = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!(
-        "{name}: {n} tasks; spawn loop {:.1} ms; last first poll at {:.1} ms; CPU {:.1} ms \
-         = {:.2} us/task",
+        "{name}: {n} tasks; spawn loop {:.1} ms; last first poll at {:.1} ms; CPU per task: \
+         {:.2} us block_on thread (spawn, join) + {:.2} us workers = {:.2} us",
         spawned.as_secs_f64() * 1e3,
         last_first_poll.as_secs_f64() * 1e3,
-        cpu.as_secs_f64() * 1e3,
-        cpu.as_secs_f64() * 1e6 / n as f64,
+        per_task(spawner),
+        per_task(workers),
+        per_task(spawner + workers),
     );
     samples.sort_by_key(|s| s.deadline);
     let mut start = 0;
@@ -137,7 +158,7 @@ fn corio_run(ds: &[Duration], workers: usize) {
         }
         (spawned, samples)
     });
-    let cpu = cpu_time() - cpu0;
+    let cpu = cpu_since(cpu0);
     drop(rt);
     report("corio", n, spawned, cpu, samples);
 }
@@ -176,7 +197,7 @@ fn tokio_run(ds: &[Duration], workers: usize) {
         }
         (spawned, samples)
     });
-    let cpu = cpu_time() - cpu0;
+    let cpu = cpu_since(cpu0);
     drop(rt);
     report("tokio", n, spawned, cpu, samples);
 }
