@@ -8,8 +8,10 @@
 //! - lateness bucketed by deadline (10 ms buckets after the start): a backlog shows as buckets
 //!   whose lateness grows with the deadline.
 //!
-//! `cargo run --release -p corio-benches --example timer_probe [N [corio|tokio]]` (N defaults to
-//! 100,000; naming one runtime runs only that one, e.g. under `perf record`)
+//! `cargo run --release -p corio-benches --example timer_probe [N [corio|tokio|both [common]]]`
+//! (N defaults to 100,000; naming one runtime runs only that one, e.g. under `perf record`;
+//! `common` runs the "timer only" scenario of `timer_lateness`: deadlines at a common start
+//! plus 1-50 ms, CPU counted from that start, i.e. firing, running and joining only)
 
 use std::time::{Duration, Instant};
 
@@ -108,31 +110,36 @@ fn report(
     }
 }
 
+/// With `common`: every deadline is this long after the start plus the task's 1-50 ms (the
+/// "timer only" scenario of `timer_lateness`), and CPU is counted from that common start.
+const COMMON_START: Duration = Duration::from_millis(500);
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
-    let only = std::env::args().nth(2);
+    let only = std::env::args().nth(2).filter(|a| a != "both");
     let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let common = (std::env::args().nth(3).as_deref() == Some("common")).then_some(COMMON_START);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let ds = delays(n);
     if runs("corio") {
-        corio_run(&ds, workers);
+        corio_run(&ds, workers, common);
     }
     if runs("tokio") {
-        tokio_run(&ds, workers);
+        tokio_run(&ds, workers, common);
     }
 }
 
-fn corio_run(ds: &[Duration], workers: usize) {
+fn corio_run(ds: &[Duration], workers: usize, common: Option<Duration>) {
     let n = ds.len();
 
     let rt = corio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
         .unwrap();
-    let cpu0 = cpu_time();
+    let mut cpu0 = cpu_time();
     let (spawned, samples) = rt.block_on(async {
         let t0 = Instant::now();
         let hs: Vec<_> = ds
@@ -140,7 +147,7 @@ fn corio_run(ds: &[Duration], workers: usize) {
             .map(|&d| {
                 corio::spawn(async move {
                     let first = Instant::now();
-                    let deadline = first + d;
+                    let deadline = common.map_or(first, |c| t0 + c) + d;
                     corio::time::sleep_until(deadline.into()).await;
                     let woke = Instant::now();
                     Sample {
@@ -152,6 +159,11 @@ fn corio_run(ds: &[Duration], workers: usize) {
             })
             .collect();
         let spawned = t0.elapsed();
+        if let Some(c) = common {
+            // Count only the firing phase: wait for the common start first.
+            corio::time::sleep_until((t0 + c).into()).await;
+            cpu0 = cpu_time();
+        }
         let mut samples = Vec::with_capacity(hs.len());
         for h in hs {
             samples.push(h.await.unwrap());
@@ -163,7 +175,7 @@ fn corio_run(ds: &[Duration], workers: usize) {
     report("corio", n, spawned, cpu, samples);
 }
 
-fn tokio_run(ds: &[Duration], workers: usize) {
+fn tokio_run(ds: &[Duration], workers: usize, common: Option<Duration>) {
     let n = ds.len();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -171,7 +183,7 @@ fn tokio_run(ds: &[Duration], workers: usize) {
         .enable_all()
         .build()
         .unwrap();
-    let cpu0 = cpu_time();
+    let mut cpu0 = cpu_time();
     let (spawned, samples) = rt.block_on(async {
         let t0 = Instant::now();
         let hs: Vec<_> = ds
@@ -179,7 +191,7 @@ fn tokio_run(ds: &[Duration], workers: usize) {
             .map(|&d| {
                 tokio::spawn(async move {
                     let first = Instant::now();
-                    let deadline = first + d;
+                    let deadline = common.map_or(first, |c| t0 + c) + d;
                     tokio::time::sleep_until(deadline.into()).await;
                     let woke = Instant::now();
                     Sample {
@@ -191,6 +203,11 @@ fn tokio_run(ds: &[Duration], workers: usize) {
             })
             .collect();
         let spawned = t0.elapsed();
+        if let Some(c) = common {
+            // Count only the firing phase: wait for the common start first.
+            tokio::time::sleep_until((t0 + c).into()).await;
+            cpu0 = cpu_time();
+        }
         let mut samples = Vec::with_capacity(hs.len());
         for h in hs {
             samples.push(h.await.unwrap());
