@@ -46,7 +46,7 @@ fn report(name: &str, mut late: Vec<Duration>) {
 /// The "timer only" scenario's common start: long enough for the block_on thread to spawn
 /// 100,000 tasks and for the workers to first-poll them all, also on a busy machine (the
 /// report counts tasks that missed it).
-const START_AFTER: Duration = Duration::from_millis(500);
+const START_AFTER: Duration = Duration::from_secs(1);
 
 fn main() {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
