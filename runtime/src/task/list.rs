@@ -55,9 +55,10 @@ enum Entry {
 /// A shard: a slab of entries with a free list through the vacant ones.
 ///
 /// A slab rather than a linked list through the task headers: unlinking a task then writes
-/// one slab entry (a dense array that stays in cache) instead of the headers of two
+/// one slab entry (a dense array, 16 bytes per task) instead of the headers of two
 /// neighbours, which were spawned long before and are cold when tasks finish in a different
-/// order than they started (a burst of timers, say).
+/// order than they started (a burst of timers, say). The cost: a slab keeps the capacity of
+/// its busiest moment until all of its tasks have left (see `shrink_if_empty`).
 #[derive(Debug)]
 struct Shard {
     entries: Vec<Entry>,
