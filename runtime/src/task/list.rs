@@ -415,18 +415,17 @@ mod tests {
 
     #[test]
     fn close_cancels_the_tasks_still_linked_and_refuses_new_ones() {
-        let (list, s) = list(4);
-        let pending: Vec<_> = (0..10)
-            .map(|_| list.bind(std::future::pending::<()>(), s.clone(), Id::next()))
-            .map(|(join, notified)| {
-                notified.unwrap().run();
-                join
-            })
-            .collect();
-        // Half of them finish before the close: the close must skip their vacant entries.
-        let done: Vec<_> = (0..10)
-            .map(|_| list.bind(async {}, s.clone(), Id::next()))
-            .collect();
+        // One shard, tasks that finish and tasks that wait alternating in it, so the close
+        // must skip the vacant entries that the finished ones leave between the others.
+        let (list, s) = list(1);
+        let mut pending = Vec::new();
+        let mut done = Vec::new();
+        for _ in 0..10 {
+            done.push(list.bind(async {}, s.clone(), Id::next()));
+            let (join, notified) = list.bind(std::future::pending::<()>(), s.clone(), Id::next());
+            notified.unwrap().run();
+            pending.push(join);
+        }
         assert_eq!(list.len(), 20);
         for (join, notified) in done {
             notified.unwrap().run();
