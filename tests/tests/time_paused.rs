@@ -150,3 +150,61 @@ fn misuse_panics_with_a_message_that_says_what_to_do() {
         assert!(panic_message(err).contains("already paused; call resume() first"));
     });
 }
+
+#[test]
+fn paused_time_does_not_jump_while_blocking_work_runs() {
+    let real = StdInstant::now();
+    rt().block_on(async {
+        time::pause();
+        let start = Instant::now();
+        // Idle but for the blocking closure: time must wait for it, not fire the time-out.
+        let work = corio::task::spawn_blocking(|| {
+            std::thread::sleep(ms(100));
+            7
+        });
+        let out = timeout(Duration::from_secs(10), work).await;
+        assert_eq!(
+            out.expect("time jumped past running blocking work")
+                .unwrap(),
+            7
+        );
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "no timer was due, time stood still"
+        );
+        // With the work done, the idle runtime jumps again.
+        sleep(Duration::from_secs(3600)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    });
+    assert!(
+        real.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        real.elapsed()
+    );
+}
+
+#[test]
+fn detached_blocking_work_holds_time_back_then_lets_it_jump() {
+    let done = Arc::new(Mutex::new(false));
+    let real = StdInstant::now();
+    rt().block_on(async {
+        time::pause();
+        let d = done.clone();
+        drop(corio::task::spawn_blocking(move || {
+            std::thread::sleep(ms(100));
+            *d.lock().unwrap() = true;
+        }));
+        // Nobody awaits the closure: its end alone must wake the idle runtime to jump.
+        sleep(Duration::from_secs(60)).await;
+        assert!(
+            *done.lock().unwrap(),
+            "the sleep ended before the blocking work did"
+        );
+    });
+    assert!(
+        real.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        real.elapsed()
+    );
+}

@@ -64,12 +64,24 @@ impl Handle {
         }
     }
 
+    /// On a current-thread runtime (whose time may be paused) the closure holds back
+    /// paused time's auto-advance while it exists, as in Tokio: otherwise an idle runtime
+    /// would jump time (firing `timeout`s around the blocking work) while the work still runs.
     pub(crate) fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.blocking().spawn_blocking(self, f)
+        match self {
+            Handle::CurrentThread(_) => {
+                let guard = InhibitAutoAdvance::new(self.clone());
+                self.blocking().spawn_blocking(self, move || {
+                    let _guard = guard;
+                    f()
+                })
+            }
+            Handle::MultiThread(_) => self.blocking().spawn_blocking(self, f),
+        }
     }
 
     pub(crate) fn blocking(&self) -> &crate::blocking::Spawner {
@@ -138,4 +150,25 @@ impl Handle {
 pub(crate) enum Context {
     CurrentThread(current_thread::Context),
     MultiThread(multi_thread::Context),
+}
+
+/// Held by a blocking closure from its spawn until it is dropped (after running, or
+/// cancelled unrun): see [`Handle::spawn_blocking`].
+#[derive(Debug)]
+struct InhibitAutoAdvance(Handle);
+
+impl InhibitAutoAdvance {
+    fn new(handle: Handle) -> InhibitAutoAdvance {
+        handle.driver().time.inhibit_auto_advance();
+        InhibitAutoAdvance(handle)
+    }
+}
+
+impl Drop for InhibitAutoAdvance {
+    fn drop(&mut self) {
+        let driver = self.0.driver();
+        driver.time.allow_auto_advance();
+        // An idle paused runtime waits in the driver for exactly this: let it jump now.
+        driver.unpark();
+    }
 }

@@ -3,15 +3,18 @@
 //! Protocol (invariant I5: after shutdown begins, every task still alive is cancelled exactly
 //! once and nothing is scheduled onto a closed runtime):
 //! 1. `bind` allocates a task and, under its shard's lock, checks `closed`; if open it links
-//!    the task (the list holds the task's `Task` reference) and returns its `Notified`.
-//!    If closed it cancels the task at once, so its `JoinHandle` reports cancellation.
-//! 2. A task that completes unlinks itself (`remove`), under the same lock.
-//! 3. `close_and_shutdown_all` sets `closed`, then drains each shard under its lock and shuts
-//!    down each task outside the lock. A `bind` that takes a shard lock after the drain of
-//!    that shard sees `closed` (the lock orders it after the store), so no task is missed.
+//!    the task into a slab entry (the list holds the task's `Task` reference; the task's
+//!    `Links` record the entry's index) and returns its `Notified`. If closed it cancels the
+//!    task at once, so its `JoinHandle` reports cancellation.
+//! 2. A task that completes unlinks itself (`remove`), under the same lock: its entry goes
+//!    back on the shard's free list.
+//! 3. `close_and_shutdown_all` sets `closed`, then drains each shard under its lock, one task
+//!    at a time, and shuts down each task outside the lock. A `bind` that takes a shard lock
+//!    after the drain of that shard sees `closed` (the lock orders it after the store), so no
+//!    task is missed.
 //!
-//! The list is sharded by task id so that spawns and completions on different workers
-//! rarely contend.
+//! The list is sharded by task id, and each shard keeps its own count, so that spawns and
+//! completions on different workers rarely share a lock or a cache line.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -23,29 +26,67 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 use crate::util::cache_padded::CachePadded;
 
-/// Intrusive links, inside each task's header; guarded by the shard lock.
-#[derive(Debug, Default)]
+/// A task's place in the list: the index of its entry in its shard's slab. Inside each task's
+/// header; guarded by the shard lock.
+#[derive(Debug)]
 pub(crate) struct Links {
-    prev: Option<NonNull<Header>>,
-    next: Option<NonNull<Header>>,
-    in_list: bool,
+    /// [`UNLINKED`] when the task is in no list.
+    slot: usize,
 }
 
+/// `Links::slot` of a task that is in no list; also the end of a shard's free list.
+const UNLINKED: usize = usize::MAX;
+
+impl Default for Links {
+    fn default() -> Self {
+        Links { slot: UNLINKED }
+    }
+}
+
+/// One entry of a shard's slab.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// A live task; the list holds its `Task` reference.
+    Task(NonNull<Header>),
+    /// Free; the index of the next free entry (or [`UNLINKED`]).
+    Vacant(usize),
+}
+
+/// A shard: a slab of entries with a free list through the vacant ones.
+///
+/// A slab rather than a linked list through the task headers: unlinking a task then writes
+/// one slab entry (a dense array, 16 bytes per task) instead of the headers of two
+/// neighbours, which were spawned long before and are cold when tasks finish in a different
+/// order than they started (a burst of timers, say). The cost: a slab keeps the capacity of
+/// its busiest moment until all of its tasks have left (see `shrink_if_empty`).
 #[derive(Debug)]
 struct Shard {
-    head: Option<NonNull<Header>>,
+    entries: Vec<Entry>,
+    /// The first vacant entry, or [`UNLINKED`].
+    free: usize,
 }
 
 // SAFETY: the raw pointers are task headers, which are Send + Sync; the shard is only
 // accessed under its mutex.
 unsafe impl Send for Shard {}
 
+/// A shard slab whose tasks all left keeps at most this many entries of capacity.
+const KEEP_CAPACITY: usize = 1024;
+
+/// A shard's lock and its task count. The count is written only under the lock (a plain
+/// store, no read-modify-write) and read without it by [`OwnedTasks::len`]: one count per
+/// shard, so that workers completing tasks on different shards never share a cache line.
+#[derive(Debug)]
+struct ShardSlot {
+    shard: Mutex<Shard>,
+    len: AtomicUsize,
+}
+
 /// The list of a runtime's live tasks.
 pub(crate) struct OwnedTasks<S: 'static> {
-    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    shards: Box<[CachePadded<ShardSlot>]>,
     mask: usize,
     closed: AtomicBool,
-    count: AtomicUsize,
     _scheduler: PhantomData<fn(S)>,
 }
 
@@ -57,16 +98,23 @@ impl<S: Schedule> OwnedTasks<S> {
             .next_power_of_two();
         OwnedTasks {
             shards: (0..n)
-                .map(|_| CachePadded(Mutex::new(Shard { head: None })))
+                .map(|_| {
+                    CachePadded(ShardSlot {
+                        shard: Mutex::new(Shard {
+                            entries: Vec::new(),
+                            free: UNLINKED,
+                        }),
+                        len: AtomicUsize::new(0),
+                    })
+                })
                 .collect(),
             mask: n - 1,
             closed: AtomicBool::new(false),
-            count: AtomicUsize::new(0),
             _scheduler: PhantomData,
         }
     }
 
-    fn shard(&self, id: Id) -> &Mutex<Shard> {
+    fn shard(&self, id: Id) -> &ShardSlot {
         &self.shards[id.as_u64() as usize & self.mask]
     }
 
@@ -125,7 +173,8 @@ impl<S: Schedule> OwnedTasks<S> {
                 JoinHandle::from_raw(ptr),
             )
         };
-        let mut shard = self.shard(id).lock();
+        let slot = self.shard(id);
+        let mut shard = slot.shard.lock();
         if self.closed.load(Ordering::Relaxed) {
             // Relaxed suffices: `closed` is stored before `close_and_shutdown_all` takes
             // this lock, and read under it.
@@ -135,9 +184,12 @@ impl<S: Schedule> OwnedTasks<S> {
             return (join, None);
         }
         // SAFETY: we hold the shard lock, which guards the links of every task in it.
-        unsafe { push_front(&mut shard, ptr) };
+        unsafe { shard.link(ptr) };
+        // Relaxed: a statistic; the lock orders the writers (see `ShardSlot`).
+        slot.len
+            .store(slot.len.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        drop(shard);
         std::mem::forget(task);
-        self.count.fetch_add(1, Ordering::Relaxed);
         (join, Some(notified))
     }
 
@@ -146,12 +198,16 @@ impl<S: Schedule> OwnedTasks<S> {
         let ptr = task.header_ptr();
         // SAFETY: the caller's `task` keeps the header alive.
         let id = unsafe { ptr.as_ref() }.id;
-        let mut shard = self.shard(id).lock();
+        let slot = self.shard(id);
+        let mut shard = slot.shard.lock();
         // SAFETY: we hold the lock of the shard this task is (or would be) linked into.
-        if !unsafe { unlink(&mut shard, ptr) } {
+        if !unsafe { shard.unlink(ptr) } {
             return None;
         }
-        self.count.fetch_sub(1, Ordering::Relaxed);
+        slot.len
+            .store(slot.len.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        shard.shrink_if_empty(&slot.len);
+        drop(shard);
         // SAFETY: the list's reference, now handed to the caller.
         Some(unsafe { Task::from_raw(ptr) })
     }
@@ -159,25 +215,38 @@ impl<S: Schedule> OwnedTasks<S> {
     /// Step 3: closes the list and cancels every task in it.
     pub(crate) fn close_and_shutdown_all(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        for shard in self.shards.iter() {
+        for slot in self.shards.iter() {
+            // Entries before `cursor` are vacant: no task joins a closed list, and a task
+            // that leaves only vacates its entry, so the scan never needs to look back.
+            let mut cursor = 0;
             loop {
                 let task = {
-                    let mut shard = shard.lock();
-                    let Some(head) = shard.head else { break };
-                    // SAFETY: under the shard lock; `head` is linked in this shard.
-                    unsafe { unlink(&mut shard, head) };
-                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    let mut shard = slot.shard.lock();
+                    let Some(ptr) = shard.next_task(&mut cursor) else {
+                        shard.shrink_if_empty(&slot.len);
+                        break;
+                    };
+                    // SAFETY: under the shard lock; `ptr` is linked in this shard.
+                    unsafe { shard.unlink(ptr) };
+                    slot.len
+                        .store(slot.len.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
                     // SAFETY: the list's reference, now ours.
-                    unsafe { Task::<S>::from_raw(head) }
+                    unsafe { Task::<S>::from_raw(ptr) }
                 };
                 task.shutdown();
             }
         }
     }
+}
 
-    /// The number of live tasks.
+impl<S: 'static> OwnedTasks<S> {
+    /// The number of live tasks (a sum of per-shard counts, each exact under its lock; read
+    /// without the locks, so only approximate while tasks start or finish).
     pub(crate) fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
+        self.shards
+            .iter()
+            .map(|slot| slot.len.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// True if no task is alive.
@@ -186,61 +255,75 @@ impl<S: Schedule> OwnedTasks<S> {
     }
 }
 
-/// # Safety
-/// The caller holds the shard lock and `ptr` is a live task not in any list.
-unsafe fn push_front(shard: &mut Shard, ptr: NonNull<Header>) {
-    // SAFETY: links are guarded by the shard lock, which the caller holds.
-    unsafe {
-        ptr.as_ref().owned.with_mut(|l| {
-            *l = Links {
-                prev: None,
-                next: shard.head,
-                in_list: true,
-            };
-        });
-        if let Some(old) = shard.head {
-            old.as_ref().owned.with_mut(|l| (*l).prev = Some(ptr));
-        }
-    }
-    shard.head = Some(ptr);
-}
-
-/// Returns false if the task was not linked.
-///
-/// # Safety
-/// The caller holds the lock of the shard the task belongs to, and `ptr` is live.
-unsafe fn unlink(shard: &mut Shard, ptr: NonNull<Header>) -> bool {
-    // SAFETY: links are guarded by the shard lock, which the caller holds.
-    let links = unsafe {
-        ptr.as_ref().owned.with_mut(|l| {
-            let l = &mut *l;
-            if !l.in_list {
-                return None;
+impl Shard {
+    /// Puts `ptr` in a vacant entry (or a new one) and records the index in its links.
+    ///
+    /// # Safety
+    /// The caller holds this shard's lock and `ptr` is a live task in no list.
+    unsafe fn link(&mut self, ptr: NonNull<Header>) {
+        let index = match self.free {
+            UNLINKED => {
+                self.entries.push(Entry::Task(ptr));
+                self.entries.len() - 1
             }
-            l.in_list = false;
-            Some((l.prev.take(), l.next.take()))
-        })
-    };
-    let Some((prev, next)) = links else {
-        return false;
-    };
-    // SAFETY: neighbours are linked in the same shard, guarded by the held lock.
-    unsafe {
-        match prev {
-            Some(p) => p.as_ref().owned.with_mut(|l| (*l).next = next),
-            None => shard.head = next,
+            index => {
+                let Entry::Vacant(next) = self.entries[index] else {
+                    unreachable!("the free list leads to an occupied entry");
+                };
+                self.free = next;
+                self.entries[index] = Entry::Task(ptr);
+                index
+            }
+        };
+        // SAFETY: links are guarded by the shard lock, which the caller holds.
+        unsafe { ptr.as_ref().owned.with_mut(|l| (*l).slot = index) };
+    }
+
+    /// Vacates the task's entry; returns false if the task was not linked.
+    ///
+    /// # Safety
+    /// The caller holds the lock of the shard the task belongs to, and `ptr` is live.
+    unsafe fn unlink(&mut self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: links are guarded by the shard lock, which the caller holds.
+        let index = unsafe {
+            ptr.as_ref()
+                .owned
+                .with_mut(|l| std::mem::replace(&mut (*l).slot, UNLINKED))
+        };
+        if index == UNLINKED {
+            return false;
         }
-        if let Some(n) = next {
-            n.as_ref().owned.with_mut(|l| (*l).prev = prev);
+        debug_assert!(matches!(self.entries[index], Entry::Task(p) if p == ptr));
+        self.entries[index] = Entry::Vacant(self.free);
+        self.free = index;
+        true
+    }
+
+    /// The first task at or after `*cursor`, moving the cursor to it.
+    fn next_task(&self, cursor: &mut usize) -> Option<NonNull<Header>> {
+        while let Some(&entry) = self.entries.get(*cursor) {
+            if let Entry::Task(ptr) = entry {
+                return Some(ptr);
+            }
+            *cursor += 1;
+        }
+        None
+    }
+
+    /// Gives back a large slab once its last task left (after a burst of tasks), so that the
+    /// list holds no memory for tasks that are gone.
+    fn shrink_if_empty(&mut self, len: &AtomicUsize) {
+        if len.load(Ordering::Relaxed) == 0 && self.entries.capacity() > KEEP_CAPACITY {
+            self.entries = Vec::new();
+            self.free = UNLINKED;
         }
     }
-    true
 }
 
 impl<S> std::fmt::Debug for OwnedTasks<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OwnedTasks")
-            .field("len", &self.count.load(Ordering::Relaxed))
+            .field("len", &self.len())
             .field("closed", &self.closed.load(Ordering::Relaxed))
             .finish()
     }
@@ -249,8 +332,156 @@ impl<S> std::fmt::Debug for OwnedTasks<S> {
 impl<S: 'static> Drop for OwnedTasks<S> {
     fn drop(&mut self) {
         debug_assert!(
-            self.count.load(Ordering::Relaxed) == 0 || std::thread::panicking(),
+            self.is_empty() || std::thread::panicking(),
             "a runtime's task list was dropped with live tasks; shut it down first"
         );
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[derive(Clone)]
+    struct S(Arc<OwnedTasks<S>>);
+
+    impl Schedule for S {
+        fn schedule(&self, _task: Notified<Self>) {
+            unreachable!("no test task wakes itself")
+        }
+        fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+            self.0.remove(task)
+        }
+    }
+
+    fn list(shards: usize) -> (Arc<OwnedTasks<S>>, S) {
+        let list = Arc::new(OwnedTasks::new(shards));
+        (list.clone(), S(list))
+    }
+
+    fn slab_sizes(list: &OwnedTasks<S>) -> Vec<(usize, usize)> {
+        list.shards
+            .iter()
+            .map(|s| {
+                let shard = s.shard.lock();
+                (shard.entries.len(), shard.entries.capacity())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tasks_leave_in_any_order_and_entries_are_reused() {
+        // One shard, so that it surely grows past KEEP_CAPACITY (ids are process-wide).
+        let (list, s) = list(1);
+        let n = 3 * KEEP_CAPACITY;
+        let mut queued: Vec<_> = (0..n)
+            .map(|i| {
+                let (join, notified) = list.bind(async move { i }, s.clone(), Id::next());
+                Some((join, notified.expect("the list is open")))
+            })
+            .collect();
+        assert_eq!(list.len(), n);
+        // Finish them in a scrambled order (a stride coprime with n), as timers do.
+        let mut order: Vec<usize> = (0..n).map(|i| (i * 7919) % n).collect();
+        order.sort_unstable();
+        order.dedup();
+        assert_eq!(order.len(), n, "the stride is a permutation");
+        let mut joins = Vec::new();
+        for k in 0..n {
+            let (join, notified) = queued[(k * 7919) % n].take().expect("run once");
+            notified.run();
+            assert!(join.is_finished());
+            joins.push(join);
+            assert_eq!(list.len(), n - k - 1);
+        }
+        drop(queued);
+        assert!(list.is_empty());
+        // The shard grew past KEEP_CAPACITY and gave its slab back when it emptied.
+        assert!(slab_sizes(&list)
+            .iter()
+            .all(|&(len, cap)| len == 0 && cap == 0));
+        drop(joins);
+
+        // Steady spawn-and-finish reuses the freed entries instead of growing the slab.
+        for _ in 0..100 {
+            let (_join, notified) = list.bind(async {}, s.clone(), Id::next());
+            notified.unwrap().run();
+        }
+        assert!(slab_sizes(&list).iter().all(|&(len, _)| len <= 1));
+        list.close_and_shutdown_all();
+    }
+
+    #[test]
+    fn close_cancels_the_tasks_still_linked_and_refuses_new_ones() {
+        // One shard, tasks that finish and tasks that wait alternating in it, so the close
+        // must skip the vacant entries that the finished ones leave between the others.
+        let (list, s) = list(1);
+        let mut pending = Vec::new();
+        let mut done = Vec::new();
+        for _ in 0..10 {
+            done.push(list.bind(async {}, s.clone(), Id::next()));
+            let (join, notified) = list.bind(std::future::pending::<()>(), s.clone(), Id::next());
+            notified.unwrap().run();
+            pending.push(join);
+        }
+        assert_eq!(list.len(), 20);
+        for (join, notified) in done {
+            notified.unwrap().run();
+            assert!(join.is_finished());
+        }
+        assert_eq!(list.len(), 10);
+        list.close_and_shutdown_all();
+        assert!(list.is_empty());
+        for join in pending {
+            assert!(join.is_finished());
+            let err = futures_lite::future::block_on(join).unwrap_err();
+            assert!(err.is_cancelled());
+        }
+        let (join, notified) = list.bind(async {}, s.clone(), Id::next());
+        assert!(notified.is_none(), "a closed list takes no task");
+        assert!(futures_lite::future::block_on(join)
+            .unwrap_err()
+            .is_cancelled());
+        assert!(list.is_empty());
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+    use crate::loom::thread;
+
+    #[derive(Clone)]
+    struct S(Arc<OwnedTasks<S>>);
+
+    impl Schedule for S {
+        fn schedule(&self, _task: Notified<Self>) {
+            unreachable!("no model task wakes itself")
+        }
+        fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+            self.0.remove(task)
+        }
+    }
+
+    /// A task finishes on another thread while the list is closed: its entry is vacated by
+    /// exactly one of the two, the close still finds the task behind it, and both end up
+    /// finished with the list empty.
+    #[test]
+    fn loom_list_close_races_complete() {
+        loom::model(|| {
+            let list = Arc::new(OwnedTasks::new(1));
+            let s = S(list.clone());
+            let (done, first) = list.bind(async {}, s.clone(), Id::next());
+            let (cancelled, second) = list.bind(std::future::pending::<()>(), s, Id::next());
+            let runner = thread::spawn(move || first.unwrap().run());
+            list.close_and_shutdown_all();
+            runner.join().unwrap();
+            drop(second);
+            assert!(list.is_empty());
+            assert!(done.is_finished() && cancelled.is_finished());
+        });
     }
 }

@@ -9,7 +9,8 @@ use crate::driver::time::TimeDriverRef;
 
 /// Freezes the current runtime's clock. While it is paused and the runtime has nothing to run,
 /// time jumps to the next timer's deadline at once; [`Instant::now`](super::Instant::now)
-/// stands still otherwise.
+/// stands still otherwise. "Nothing to run" includes no `spawn_blocking` closure still
+/// running or queued: time waits for those (in real time) before it jumps.
 ///
 /// # Panics
 /// Outside a runtime, on a multi-thread runtime (time is shared by all its workers), and if

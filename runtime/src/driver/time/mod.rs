@@ -12,7 +12,9 @@
 //! 1. [`Handle::park_timeout`] shortens the caller's time-out to the next slot start of the
 //!    wheel and records it as `parked_until`. With time paused and a real (non-zero) park, it
 //!    instead advances the clock to that slot start and asks for a zero wait: the runtime is
-//!    idle, so virtual time jumps to the next timer.
+//!    idle, so virtual time jumps to the next timer. Not while auto-advance is inhibited
+//!    (`spawn_blocking` work is running, which the runtime cannot see finish sooner than
+//!    it does): then it waits like a real park, and [`Handle::allow_auto_advance`] unparks it.
 //! 2. The driver waits for I/O with that time-out.
 //! 3. [`Handle::process`] clears `parked_until`, then repeatedly takes the lock, pops up to
 //!    [`WAKE_BATCH`] expired entries (firing each: see `entry.rs`), releases the lock and wakes
@@ -31,7 +33,7 @@ use std::ptr::NonNull;
 use std::task::Waker;
 use std::time::{Duration, Instant as StdInstant};
 
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
 mod clock;
@@ -93,6 +95,8 @@ pub(crate) struct Handle {
     shared: Mutex<Shared>,
     /// Set under the lock by `shutdown`; read without it by `process` and `park_timeout`.
     is_shutdown: AtomicBool,
+    /// Blocking closures in flight: while non-zero, paused time does not jump (step 1).
+    inhibit_auto_advance: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -132,7 +136,20 @@ impl Handle {
                 parked_until: None,
             }),
             is_shutdown: AtomicBool::new(false),
+            inhibit_auto_advance: AtomicUsize::new(0),
         }
+    }
+
+    /// A blocking closure starts: paused time must not jump past its work.
+    pub(crate) fn inhibit_auto_advance(&self) {
+        self.inhibit_auto_advance.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A blocking closure ended. The caller then unparks the driver, so that an idle paused
+    /// runtime re-runs step 1 and jumps.
+    pub(crate) fn allow_auto_advance(&self) {
+        let prev = self.inhibit_auto_advance.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(prev > 0, "allow_auto_advance without inhibit");
     }
 
     /// The runtime's clock: `corio::time::Instant::now()` and `pause()` go through it.
@@ -237,6 +254,10 @@ impl Handle {
         shared.parked_until = Some(next);
         let next_offset = Duration::from_millis(next);
         if self.clock.is_paused() {
+            if self.inhibit_auto_advance.load(Ordering::SeqCst) > 0 {
+                // Wait for the blocking work (its end unparks us) or the caller's time-out.
+                return timeout;
+            }
             if timeout != Some(Duration::ZERO) {
                 // Idle with time paused: jump to the next timer instead of sleeping.
                 if let Some(target) = self.origin.checked_add(next_offset) {

@@ -18,9 +18,12 @@
 //!    (SeqCst fence between): a concurrent notifier either sees this sleeper or is seen.
 //!    Work found: take itself off the list and run it.
 //! 5. Park: on the driver if it is free, else on the worker's condvar. While any worker is
-//!    running, a sleeper wakes every [`WATCHDOG`] to look for work left behind by a worker
+//!    running, a sleeper wakes after [`WATCHDOG`] to look for work left behind by a worker
 //!    stuck in a long poll (its run queue and LIFO slot), and to take the driver if no one
-//!    holds it.
+//!    holds it. Each such wake-up that finds nothing doubles the sleeper's next time-out, up
+//!    to [`WATCHDOG_MAX`]: under partial load (one worker always busy) an idle worker wakes
+//!    about 60 times a second rather than 500, and work behind a stuck worker still waits
+//!    at most `WATCHDOG_MAX`.
 //! 6. (in `mod.rs`) A remote push: if no one searches, pop a sleeper and unpark it.
 //! 7. Driver hand-off: a worker that leaves the driver to run tasks wakes a condvar sleeper
 //!    to take the driver over, so a worker stuck in a long poll never holds up I/O (I4).
@@ -42,8 +45,11 @@ use crate::task::Notified;
 /// Polls of the LIFO slot in a row before its task must queue like the others.
 const MAX_LIFO_POLLS: u8 = 3;
 
-/// How often a sleeping worker checks on the running ones while any is running.
+/// How soon a sleeping worker first checks on the running ones while any is running.
 const WATCHDOG: Duration = Duration::from_millis(2);
+
+/// The longest a sleeper waits between checks while any worker is running (step 5).
+const WATCHDOG_MAX: Duration = Duration::from_millis(16);
 
 type Task = Notified<Arc<Handle>>;
 
@@ -308,8 +314,9 @@ impl Context {
         self.remote().metrics.inc_parks();
         core.is_parking = true;
         let mut woke_on_driver = false;
+        let mut watchdog = WATCHDOG;
         loop {
-            let timeout = (shared.idle.num_unparked() > 0).then_some(WATCHDOG);
+            let timeout = (shared.idle.num_unparked() > 0).then_some(watchdog);
             *self.core.borrow_mut() = Some(core);
             let woke = self
                 .remote()
@@ -330,6 +337,7 @@ impl Context {
             }
             // Nothing to do: park again (on the driver, if it is free now: the watchdog's
             // second job).
+            watchdog = (watchdog * 2).min(WATCHDOG_MAX);
         }
         core.is_parking = false;
         core.is_searching = true;
