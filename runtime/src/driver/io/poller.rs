@@ -1,5 +1,17 @@
 //! The system poller: `polling::Poller` in edge-triggered mode, behind the small API the
 //! driver uses. Under `cfg(loom)` the sibling `poller_loom.rs` stands in with the same API.
+//!
+//! On Linux (x86_64, aarch64) the *wait* bypasses `polling::Poller::wait`, which costs five
+//! system calls on every call whatever happens (it re-arms its timerfd with
+//! `timerfd_settime` and `epoll_ctl`, then `epoll_wait`, then reads and re-arms its notifier
+//! with `read` and `epoll_ctl`): a worker parking on the driver paid that each time, and
+//! park-heavy workloads (a `Notify` ping, short sleeps) spent most of their system time there.
+//! Here a wait is one `epoll_pwait2` on the poller's own epoll fd (nanosecond time-out, so
+//! timers are not rounded to milliseconds; plain `epoll_wait` with the time-out rounded up if
+//! the kernel predates 5.11), and `notify` writes to an eventfd of ours, registered in the
+//! same epoll set in edge mode, which the wait reads only when it fired. Registration still
+//! goes through `polling` (`add`, `delete`), which keeps the epoll set and its keys; a
+//! registered source's event carries its key in `data`, exactly as `polling` sets it.
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -13,12 +25,26 @@ use super::readiness::EventFlags;
 #[derive(Debug)]
 pub(crate) struct Poller {
     inner: polling::Poller,
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    fast: fast::Wait,
 }
 
 /// The buffer `wait` fills.
 #[derive(Debug)]
 pub(crate) struct Events {
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
     inner: polling::Events,
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    inner: fast::Events,
 }
 
 impl Poller {
@@ -31,7 +57,19 @@ impl Poller {
                  this platform's poller does not offer it",
             ));
         }
-        Ok(Poller { inner })
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        let fast = fast::Wait::new(&inner)?;
+        Ok(Poller {
+            inner,
+            #[cfg(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            ))]
+            fast,
+        })
     }
 
     /// Registers `fd` once, for both directions, edge-triggered.
@@ -62,19 +100,46 @@ impl Poller {
     /// Waits for events, `timeout` (`None`: forever) or [`notify`](Self::notify).
     pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
         events.inner.clear();
-        self.inner.wait(&mut events.inner, timeout).map(drop)
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        return self.inner.wait(&mut events.inner, timeout).map(drop);
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        return self.fast.wait(&self.inner, &mut events.inner, timeout);
     }
 
     /// Wakes the current or the next `wait`.
     pub(crate) fn notify(&self) -> io::Result<()> {
-        self.inner.notify()
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
+        return self.inner.notify();
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        return self.fast.notify();
     }
 }
 
 impl Events {
     pub(crate) fn new() -> Events {
         Events {
+            #[cfg(not(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            )))]
             inner: polling::Events::new(),
+            #[cfg(all(
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            ))]
+            inner: fast::Events::new(),
         }
     }
 
@@ -82,6 +147,18 @@ impl Events {
         self.inner.is_empty()
     }
 
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, EventFlags)> + '_ {
+        self.inner.iter()
+    }
+
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, EventFlags)> + '_ {
         self.inner.iter().map(|ev| {
             let flags = EventFlags {
@@ -92,5 +169,201 @@ impl Events {
             };
             (ev.key, flags)
         })
+    }
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod fast {
+    //! The Linux wait path (see the module doc of `poller`).
+
+    use std::io;
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+    use std::time::Duration;
+
+    use polling::PollMode;
+
+    use super::EventFlags;
+    use crate::loom::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+    /// The key of our eventfd in the epoll set. `polling` uses `usize::MAX` for its own
+    /// (never armed here) notifier and timer; the driver's keys are slab indices, far below.
+    const WAKE_KEY: usize = usize::MAX - 1;
+
+    /// Events per wait; more stay queued in the kernel for the next wait.
+    const CAPACITY: usize = 1024;
+
+    #[derive(Debug)]
+    pub(super) struct Wait {
+        eventfd: OwnedFd,
+        /// False once `epoll_pwait2` said ENOSYS (a kernel before 5.11).
+        pwait2: AtomicBool,
+    }
+
+    impl Wait {
+        pub(super) fn new(poller: &polling::Poller) -> io::Result<Wait> {
+            // SAFETY: eventfd has no memory-safety preconditions; we check the result.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `fd` was just created and is owned by nothing else.
+            let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: the eventfd lives in `Wait`, which `Poller` drops after deleting it
+            // (see `Drop for Poller`), so it is open for as long as it is registered.
+            unsafe {
+                poller.add_with_mode(
+                    eventfd.as_raw_fd(),
+                    polling::Event::readable(WAKE_KEY),
+                    PollMode::Edge,
+                )?;
+            }
+            Ok(Wait {
+                eventfd,
+                pwait2: AtomicBool::new(true),
+            })
+        }
+
+        pub(super) fn wait(
+            &self,
+            poller: &polling::Poller,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<()> {
+            let epfd = poller.as_raw_fd();
+            let list = &mut events.list;
+            let n = loop {
+                let n = if self.pwait2.load(Relaxed) {
+                    let ts = timeout.map(|t| libc::timespec {
+                        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+                        tv_nsec: t.subsec_nanos() as libc::c_long,
+                    });
+                    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+                    // SAFETY: `list` has room for CAPACITY events (reserved in `new`); the
+                    // time-out pointer is null or points at `ts`, alive for the call; a null
+                    // signal mask makes the kernel ignore the size argument.
+                    unsafe {
+                        libc::syscall(
+                            libc::SYS_epoll_pwait2,
+                            epfd,
+                            list.as_mut_ptr(),
+                            CAPACITY as libc::c_int,
+                            ts_ptr,
+                            std::ptr::null::<libc::sigset_t>(),
+                            8usize,
+                        ) as libc::c_int
+                    }
+                } else {
+                    let ms = match timeout {
+                        None => -1,
+                        // Round up: waking early would only cost a spin, waking late a tick.
+                        Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
+                    };
+                    // SAFETY: as above, `list` has room for CAPACITY events.
+                    unsafe {
+                        libc::epoll_wait(epfd, list.as_mut_ptr(), CAPACITY as libc::c_int, ms)
+                    }
+                };
+                if n >= 0 {
+                    break n as usize;
+                }
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    // A signal: a spurious wake-up, which every caller tolerates.
+                    Some(libc::EINTR) => break 0,
+                    Some(libc::ENOSYS) if self.pwait2.load(Relaxed) => {
+                        self.pwait2.store(false, Relaxed);
+                    }
+                    _ => return Err(err),
+                }
+            };
+            // SAFETY: the kernel initialised the first `n` entries (n <= CAPACITY).
+            unsafe { list.set_len(n) };
+            let woken = list.iter().any(|ev| {
+                let key = ev.u64;
+                key == WAKE_KEY as u64
+            });
+            if woken {
+                let mut buf = [0u8; 8];
+                // SAFETY: reads at most 8 bytes into `buf`; the fd is our open eventfd.
+                // EAGAIN (already drained) is fine: the eventfd only has to be re-armed.
+                unsafe { libc::read(self.eventfd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+            }
+            Ok(())
+        }
+
+        pub(super) fn notify(&self) -> io::Result<()> {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writes 8 bytes from `one` to our open eventfd.
+            let n = unsafe { libc::write(self.eventfd.as_raw_fd(), one.as_ptr().cast(), 8) };
+            if n == 8 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            // EAGAIN: the counter is at its maximum, so a wake-up is already pending.
+            if err.raw_os_error() == Some(libc::EAGAIN) {
+                return Ok(());
+            }
+            Err(err)
+        }
+
+        pub(super) fn deregister(&self, poller: &polling::Poller) {
+            let _ = poller.delete(self.eventfd.as_fd());
+        }
+    }
+
+    /// The kernel's event records, read in place.
+    #[derive(Debug)]
+    pub(super) struct Events {
+        list: Vec<libc::epoll_event>,
+    }
+
+    impl Events {
+        pub(super) fn new() -> Events {
+            Events {
+                list: Vec::with_capacity(CAPACITY),
+            }
+        }
+
+        pub(super) fn clear(&mut self) {
+            self.list.clear();
+        }
+
+        pub(super) fn is_empty(&self) -> bool {
+            self.list.is_empty()
+        }
+
+        /// Decodes as `polling` does: readable on IN, PRI, HUP or ERR; writable on OUT, HUP
+        /// or ERR. Our own wake-up and `polling`'s internal key are skipped.
+        pub(super) fn iter(&self) -> impl Iterator<Item = (usize, EventFlags)> + '_ {
+            self.list.iter().filter_map(|ev| {
+                // Copies: the struct is packed on x86_64, so no references to its fields.
+                let (bits, key) = (ev.events as libc::c_int, ev.u64 as usize);
+                if key >= WAKE_KEY {
+                    return None;
+                }
+                let any = |m: libc::c_int| bits & m != 0;
+                let flags = EventFlags {
+                    readable: any(libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR),
+                    writable: any(libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR),
+                    closed: any(libc::EPOLLHUP),
+                    error: any(libc::EPOLLERR),
+                };
+                Some((key, flags))
+            })
+        }
+    }
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+impl Drop for Poller {
+    fn drop(&mut self) {
+        // Before the eventfd closes (it is a field of `fast`, dropped after this).
+        self.fast.deregister(&self.inner);
     }
 }
