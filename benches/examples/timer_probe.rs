@@ -132,89 +132,63 @@ fn main() {
     }
 }
 
-fn corio_run(ds: &[Duration], workers: usize, common: Option<Duration>) {
-    let n = ds.len();
+/// One body for both runtimes (their APIs agree on every name used here).
+macro_rules! probe_run {
+    ($krate:ident, $rt:expr, $ds:expr, $common:expr) => {{
+        let (ds, common): (&[Duration], Option<Duration>) = ($ds, $common);
+        let n = ds.len();
 
+        let rt = $rt;
+        let mut cpu0 = cpu_time();
+        let (spawned, samples) = rt.block_on(async {
+            let t0 = Instant::now();
+            let hs: Vec<_> = ds
+                .iter()
+                .map(|&d| {
+                    $krate::spawn(async move {
+                        let first = Instant::now();
+                        let deadline = common.map_or(first, |c| t0 + c) + d;
+                        $krate::time::sleep_until(deadline.into()).await;
+                        let woke = Instant::now();
+                        Sample {
+                            first_poll: first - t0,
+                            deadline: deadline - t0,
+                            woke: woke - t0,
+                        }
+                    })
+                })
+                .collect();
+            let spawned = t0.elapsed();
+            if let Some(c) = common {
+                // Count only the firing phase: wait for the common start first.
+                $krate::time::sleep_until((t0 + c).into()).await;
+                cpu0 = cpu_time();
+            }
+            let mut samples = Vec::with_capacity(hs.len());
+            for h in hs {
+                samples.push(h.await.unwrap());
+            }
+            (spawned, samples)
+        });
+        let cpu = cpu_since(cpu0);
+        drop(rt);
+        report(stringify!($krate), n, spawned, cpu, samples);
+    }};
+}
+
+fn corio_run(ds: &[Duration], workers: usize, common: Option<Duration>) {
     let rt = corio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
         .unwrap();
-    let mut cpu0 = cpu_time();
-    let (spawned, samples) = rt.block_on(async {
-        let t0 = Instant::now();
-        let hs: Vec<_> = ds
-            .iter()
-            .map(|&d| {
-                corio::spawn(async move {
-                    let first = Instant::now();
-                    let deadline = common.map_or(first, |c| t0 + c) + d;
-                    corio::time::sleep_until(deadline.into()).await;
-                    let woke = Instant::now();
-                    Sample {
-                        first_poll: first - t0,
-                        deadline: deadline - t0,
-                        woke: woke - t0,
-                    }
-                })
-            })
-            .collect();
-        let spawned = t0.elapsed();
-        if let Some(c) = common {
-            // Count only the firing phase: wait for the common start first.
-            corio::time::sleep_until((t0 + c).into()).await;
-            cpu0 = cpu_time();
-        }
-        let mut samples = Vec::with_capacity(hs.len());
-        for h in hs {
-            samples.push(h.await.unwrap());
-        }
-        (spawned, samples)
-    });
-    let cpu = cpu_since(cpu0);
-    drop(rt);
-    report("corio", n, spawned, cpu, samples);
+    probe_run!(corio, rt, ds, common)
 }
 
 fn tokio_run(ds: &[Duration], workers: usize, common: Option<Duration>) {
-    let n = ds.len();
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
         .unwrap();
-    let mut cpu0 = cpu_time();
-    let (spawned, samples) = rt.block_on(async {
-        let t0 = Instant::now();
-        let hs: Vec<_> = ds
-            .iter()
-            .map(|&d| {
-                tokio::spawn(async move {
-                    let first = Instant::now();
-                    let deadline = common.map_or(first, |c| t0 + c) + d;
-                    tokio::time::sleep_until(deadline.into()).await;
-                    let woke = Instant::now();
-                    Sample {
-                        first_poll: first - t0,
-                        deadline: deadline - t0,
-                        woke: woke - t0,
-                    }
-                })
-            })
-            .collect();
-        let spawned = t0.elapsed();
-        if let Some(c) = common {
-            // Count only the firing phase: wait for the common start first.
-            tokio::time::sleep_until((t0 + c).into()).await;
-            cpu0 = cpu_time();
-        }
-        let mut samples = Vec::with_capacity(hs.len());
-        for h in hs {
-            samples.push(h.await.unwrap());
-        }
-        (spawned, samples)
-    });
-    let cpu = cpu_since(cpu0);
-    drop(rt);
-    report("tokio", n, spawned, cpu, samples);
+    probe_run!(tokio, rt, ds, common)
 }
