@@ -179,7 +179,8 @@ impl Events {
 mod fast {
     //! The Linux wait path (see the module doc of `poller`).
 
-    use std::io;
+    use std::fs::File;
+    use std::io::{self, Read, Write};
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
     use std::time::Duration;
 
@@ -197,7 +198,8 @@ mod fast {
 
     #[derive(Debug)]
     pub(super) struct Wait {
-        eventfd: OwnedFd,
+        /// A `File` only for its safe `read`/`write` on the fd.
+        eventfd: File,
         /// False once `epoll_pwait2` said ENOSYS (a kernel before 5.11).
         pwait2: AtomicBool,
     }
@@ -210,7 +212,7 @@ mod fast {
                 return Err(io::Error::last_os_error());
             }
             // SAFETY: `fd` was just created and is owned by nothing else.
-            let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let eventfd = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
             // SAFETY: the eventfd lives in `Wait`, which `Poller` drops after deleting it
             // (see `Drop for Poller`), so it is open for as long as it is registered.
             unsafe {
@@ -281,32 +283,22 @@ mod fast {
             };
             // SAFETY: the kernel initialised the first `n` entries (n <= CAPACITY).
             unsafe { list.set_len(n) };
-            let woken = list.iter().any(|ev| {
-                let key = ev.u64;
-                key == WAKE_KEY as u64
-            });
-            if woken {
-                let mut buf = [0u8; 8];
-                // SAFETY: reads at most 8 bytes into `buf`; the fd is our open eventfd.
-                // EAGAIN (already drained) is fine: the eventfd only has to be re-armed.
-                unsafe { libc::read(self.eventfd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
-            }
             Ok(())
         }
 
+        /// Adds 1 to the eventfd's counter. The counter is never read back: in edge mode every
+        /// write is a new edge, which is all a wake-up needs (and saves a `read` per wake).
         pub(super) fn notify(&self) -> io::Result<()> {
-            let one = 1u64.to_ne_bytes();
-            // SAFETY: writes 8 bytes from `one` to our open eventfd.
-            let n = unsafe { libc::write(self.eventfd.as_raw_fd(), one.as_ptr().cast(), 8) };
-            if n == 8 {
-                return Ok(());
+            let mut file = &self.eventfd;
+            match file.write(&1u64.to_ne_bytes()) {
+                Ok(_) => Ok(()),
+                // The counter is at its maximum (after 2^64 - 2 wake-ups): reset it, retry.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = file.read(&mut [0u8; 8]);
+                    file.write(&1u64.to_ne_bytes()).map(drop)
+                }
+                Err(e) => Err(e),
             }
-            let err = io::Error::last_os_error();
-            // EAGAIN: the counter is at its maximum, so a wake-up is already pending.
-            if err.raw_os_error() == Some(libc::EAGAIN) {
-                return Ok(());
-            }
-            Err(err)
         }
 
         pub(super) fn deregister(&self, poller: &polling::Poller) {

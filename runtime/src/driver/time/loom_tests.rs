@@ -145,3 +145,38 @@ fn loom_shutdown_races_fire_and_cancel() {
         ));
     });
 }
+
+/// A paused, idle runtime parks while a blocking closure holds auto-advance back; the closure's
+/// end (`allow_auto_advance` + unpark) racing that park never leaves it asleep, and the timer
+/// then fires at its virtual deadline.
+#[test]
+fn loom_time_inhibited_park_races_allow_auto_advance() {
+    loom::model(|| {
+        let (mut driver, handle) =
+            crate::driver::Driver::with_clock(Clock::pausable(true)).unwrap();
+        let handle = Arc::new(handle);
+        let time = handle.time.clone();
+        let (count, waker) = counting();
+        let deadline = time.clock().now() + Duration::from_millis(5);
+        let mut entry = Box::pin(TimerEntry::new(ModelDriver(time.clone()), deadline));
+        assert!(entry
+            .as_mut()
+            .poll_elapsed(&mut Context::from_waker(&waker))
+            .is_pending());
+        time.inhibit_auto_advance();
+        let h = handle.clone();
+        let blocking_ends = thread::spawn(move || {
+            h.time.allow_auto_advance();
+            h.unpark();
+        });
+        // Returns: either time jumped (the closure had ended) or the unpark woke it.
+        driver.park(&handle, None);
+        blocking_ends.join().unwrap();
+        if wakes(&count) == 0 {
+            driver.park(&handle, None);
+        }
+        assert_eq!(wakes(&count), 1);
+        assert_eq!(time.clock().now(), deadline);
+        drop(entry);
+    });
+}
