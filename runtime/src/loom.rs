@@ -300,6 +300,9 @@ mod imp {
             pub(crate) fn is_empty(&self) -> bool {
                 self.inner.lock().unwrap().is_empty()
             }
+            pub(crate) fn len(&self) -> usize {
+                self.inner.lock().unwrap().len()
+            }
         }
 
         #[derive(Debug)]

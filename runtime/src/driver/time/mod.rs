@@ -273,6 +273,18 @@ impl Handle {
 
     /// Step 3: fires every timer whose tick has come.
     pub(crate) fn process(&self) {
+        self.fire_expired(true);
+    }
+
+    /// Fires every timer whose tick has come, for a busy worker that could not take the
+    /// driver: the driver's holder may be parked, or descheduled by the OS in the middle of
+    /// its turn, and timers must not wait for it. `parked_until` stays as it is, so that a
+    /// registration earlier than the holder's wait still unparks it.
+    pub(crate) fn process_without_driver(&self) {
+        self.fire_expired(false);
+    }
+
+    fn fire_expired(&self, holds_driver: bool) {
         if self.is_shutdown() {
             return;
         }
@@ -283,7 +295,9 @@ impl Handle {
             let mut done = false;
             {
                 let mut shared = self.shared.lock();
-                shared.parked_until = None;
+                if holds_driver {
+                    shared.parked_until = None;
+                }
                 while n < WAKE_BATCH {
                     let Some(entry) = shared.wheel.poll_next(now) else {
                         done = true;

@@ -11,11 +11,15 @@
 //! 1. `elapsed` is the tick up to which the wheel has been advanced; it never goes back.
 //! 2. Every entry in the wheel has `tick > elapsed` at insertion and `tick >= elapsed` after,
 //!    because `elapsed` never moves past the start of an occupied slot without draining it.
-//! 3. An entry sits at the level of the highest 6-bit group in which its tick differs from
-//!    `elapsed` (at insertion), at the slot given by its tick's bits of that group. So at
-//!    levels below the top, an occupied slot is never behind the current one; only the top
-//!    level wraps (a tick in the next 2^36-tick block), and [`MAX_DELAY`] keeps such a tick
-//!    strictly behind the current top slot so that wrapped and current entries never share one.
+//! 3. An entry whose tick is less than 64 ticks after `elapsed` (at insertion) sits at level
+//!    0, in slot `tick % 64`: a slot behind the current one then holds ticks of the next
+//!    64-tick block (it comes round again exactly at them), and one at or after it ticks of
+//!    the current block; the two never share a slot. Any other entry sits at the level of the
+//!    highest 6-bit group in which its tick differs from `elapsed`, at the slot given by its
+//!    tick's bits of that group. So at levels 1 to 4 an occupied slot is never behind the
+//!    current one; the top level wraps (a tick in the next 2^36-tick block), and
+//!    [`MAX_DELAY`] keeps such a tick strictly behind the current top slot so that wrapped
+//!    and current entries never share one.
 //! 4. A slot is drained only once its start has been reached: entries whose tick has come are
 //!    returned to fire; the others cascade to a lower level (they always go strictly lower).
 //!
@@ -193,7 +197,7 @@ impl Wheel {
             let block = span << SLOT_BITS;
             let mut start = (self.elapsed & !(block - 1)) + u64::from(slot) * span;
             if slot < current {
-                // Only the top level wraps (invariant 3): the slot is in the next block.
+                // Level 0 and the top level wrap (invariant 3): the slot is in the next block.
                 start += block;
             }
             if best.is_none_or(|(_, _, t)| start < t) {
@@ -256,8 +260,17 @@ impl Wheel {
     }
 }
 
-/// The level for `tick` seen from `elapsed` (invariant 3).
+/// The level for `tick` seen from `elapsed` (invariant 3). `tick >= elapsed`.
 fn level_for(elapsed: u64, tick: u64) -> usize {
+    if tick - elapsed < SLOTS as u64 {
+        // Within the next 64 ticks: level 0 even if the tick is in the next 64-tick block,
+        // where its slot is behind the current one and next comes round exactly at `tick`.
+        // Without this, every timer of under 64 ms that crosses a block boundary would wait
+        // in one level-1 slot and cascade with all the others at the boundary: with 2,000
+        // timers set per millisecond that is tens of thousands of cold entries moved in one
+        // go (several ms during which that slot's timers and the driver's other work wait).
+        return 0;
+    }
     let masked = (elapsed ^ tick) | SLOT_MASK;
     let significant = 63 - masked.leading_zeros();
     ((significant / SLOT_BITS) as usize).min(LEVELS - 1)

@@ -73,6 +73,30 @@ fn fires_each_entry_exactly_at_its_tick_at_every_level() {
 }
 
 #[test]
+fn short_timers_across_a_block_boundary_wait_at_level_0() {
+    // From tick 60, ticks 61..=123 are under 64 ticks away: each sits in its own level-0
+    // slot, those of the next 64-tick block behind the current slot, so the next deadline
+    // is exact (a level-1 slot would report its start, 64) and nothing cascades at 64.
+    let arena = Arena::new(3);
+    let mut wheel = Wheel::new();
+    advance(&mut wheel, &arena, 60);
+    for (id, tick) in [(0, 70), (1, 62), (2, 123)] {
+        // SAFETY: arena entries are pinned, outlive the wheel, and are in no wheel.
+        assert_eq!(unsafe { wheel.insert(arena.ptr(id), tick) }, Ok(tick));
+    }
+    assert_eq!(wheel.next_deadline(), Some(62));
+    assert_eq!(advance(&mut wheel, &arena, 62), vec![(1, 62)]);
+    assert_eq!(wheel.next_deadline(), Some(70));
+    assert!(advance(&mut wheel, &arena, 69).is_empty());
+    assert_eq!(wheel.next_deadline(), Some(70));
+    assert_eq!(advance(&mut wheel, &arena, 70), vec![(0, 70)]);
+    assert_eq!(wheel.next_deadline(), Some(123));
+    assert!(advance(&mut wheel, &arena, 122).is_empty());
+    assert_eq!(advance(&mut wheel, &arena, 200), vec![(2, 123)]);
+    assert_eq!(wheel.next_deadline(), None);
+}
+
+#[test]
 fn insert_at_or_before_elapsed_is_refused() {
     let arena = Arena::new(1);
     let mut wheel = Wheel::new();

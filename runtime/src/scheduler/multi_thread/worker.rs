@@ -3,7 +3,10 @@
 //! Next task (DESIGN.md step 3): after every `global_queue_interval` polls (LIFO-slot polls
 //! included, so a spawn chain cannot stretch the interval) the injector first, taking a fair
 //! share of it (its length over the number of workers) so that remote spawns onto busy
-//! workers drain as fast as they arrive;
+//! workers drain as fast as they arrive; but while the run queue holds tasks that this
+//! worker's driver turn woke (timers, I/O), only up to [`BACKLOG`] queued tasks in all, so
+//! that woken tasks, which have a deadline or a peer waiting, run before a backlog of
+//! never-polled spawns, which is better left in the injector, where it delays no deadline;
 //! then the LIFO slot (at most [`MAX_LIFO_POLLS`] in a row, then its task goes to the back of
 //! the run queue, so a ping-pong pair cannot starve the queue); then the run queue; then a
 //! batch from the injector. With nothing local, the worker searches and then parks:
@@ -27,7 +30,10 @@
 //! 6. (in `mod.rs`) A remote push: if no one searches, pop a sleeper and unpark it.
 //! 7. Driver hand-off: a worker that leaves the driver to run tasks wakes a condvar sleeper
 //!    to take the driver over, so a worker stuck in a long poll never holds up I/O (I4).
-//!    Busy workers also turn the driver without blocking every `event_interval` ticks.
+//!    Busy workers also turn the driver without blocking every `event_interval` ticks (or,
+//!    if another thread holds it, fire the timers that are due, which have their own lock:
+//!    a holder descheduled by the OS mid-turn must not hold every timer up), with the core
+//!    in the context, so what the turn wakes joins this worker's run queue.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -44,6 +50,13 @@ use crate::task::Notified;
 
 /// Polls of the LIFO slot in a row before its task must queue like the others.
 const MAX_LIFO_POLLS: u8 = 3;
+
+/// While a worker's run queue holds tasks its driver turn woke, the periodic injector check
+/// fills the queue only up to this length (it takes one task above it, for fairness). And
+/// a run queue longer than this holds work its worker woke or spawned itself (an injector
+/// batch is at most 63 tasks, one block), which a sibling whose own queue ran dry takes half
+/// of before new tasks ([`Context::steal_backlog`]).
+const BACKLOG: usize = 64;
 
 /// How soon a sleeping worker first checks on the running ones while any is running.
 const WATCHDOG: Duration = Duration::from_millis(2);
@@ -65,6 +78,14 @@ pub(crate) struct Core {
     /// Set while parked: a wake delivered by the driver to this worker's own queue then
     /// needs no notification (this worker is about to look).
     is_parking: bool,
+    /// Set while this worker turns the driver in `maintenance`: wakes go to the back of the
+    /// run queue (not the LIFO slot) and one notification follows the turn.
+    in_driver: bool,
+    /// Tasks pushed while `in_driver`.
+    driver_woke: u32,
+    /// A driver turn queued tasks that may still be in the run queue (cleared when the run
+    /// queue is seen empty): the injector check then keeps the queue short.
+    woken_queued: bool,
     rng: u32,
     polls: u64,
     steals: u64,
@@ -90,6 +111,9 @@ impl Core {
             lifo_polls: 0,
             is_searching: false,
             is_parking: false,
+            in_driver: false,
+            driver_woke: 0,
+            woken_queued: false,
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
             polls: 0,
             steals: 0,
@@ -169,7 +193,10 @@ impl Context {
         while !shared.shutdown.load(SeqCst) {
             core.tick = core.tick.wrapping_add(1);
             if core.tick % event_interval == 0 {
-                self.maintenance(&mut core);
+                match self.maintenance(core) {
+                    Some(c) => core = c,
+                    None => return,
+                }
             }
             let task = match self.next_task(&mut core, global_interval) {
                 Some(task) => Some(task),
@@ -226,7 +253,10 @@ impl Context {
         let shared = &self.handle.shared;
         if core.since_global >= global_interval {
             core.since_global = 0;
-            let share = shared.inject.len() / shared.remotes.len() + 1;
+            let mut share = shared.inject.len() / shared.remotes.len() + 1;
+            if core.woken_queued {
+                share = share.min(BACKLOG.saturating_sub(core.run_queue.len()).max(1));
+            }
             let task = steal_one(|| {
                 shared
                     .inject
@@ -245,11 +275,43 @@ impl Context {
         if let Some(task) = core.run_queue.pop() {
             return Some(task);
         }
+        core.woken_queued = false;
+        if let Some(task) = self.steal_backlog(core) {
+            return Some(task);
+        }
         let task = steal_one(|| shared.inject.steal_batch_and_pop(&core.run_queue))?;
         if !core.run_queue.is_empty() {
             self.notify_if_needed();
         }
         Some(task)
+    }
+
+    /// A busy worker whose run queue ran dry takes half of a sibling's backlog, if one has
+    /// more than [`BACKLOG`] tasks queued, before it takes new tasks from the injector.
+    /// Such a backlog is work the sibling woke or spawned itself: after a driver turn that fired a
+    /// millisecond's worth of timers, it is every one of them, and splitting it halves how
+    /// late the last one runs. Busy workers do not search (step 1), so without this the
+    /// sibling would work through it alone while this worker starts new tasks.
+    fn steal_backlog(&self, core: &mut Core) -> Option<Task> {
+        let shared = &self.handle.shared;
+        let n = shared.remotes.len();
+        let start = core.next_rand(n);
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == core.index || shared.remotes[victim].steal.len() <= BACKLOG {
+                continue;
+            }
+            let before = core.run_queue.len();
+            if let Some(task) = steal_one(|| {
+                shared.remotes[victim]
+                    .steal
+                    .steal_batch_and_pop(&core.run_queue)
+            }) {
+                core.steals += 1 + (core.run_queue.len() - before) as u64;
+                return Some(task);
+            }
+        }
+        None
     }
 
     /// Steps 1 and 2.
@@ -356,19 +418,36 @@ impl Context {
     }
 
     /// Every `event_interval` ticks: turn the driver without blocking (if free), publish
-    /// counters.
-    fn maintenance(&self, core: &mut Core) {
+    /// counters. Returns `None` if the core was handed away meanwhile.
+    fn maintenance(&self, mut core: Box<Core>) -> Option<Box<Core>> {
         let shared = &self.handle.shared;
+        // The core is in the context during the turn, so the tasks it wakes (expired timers,
+        // ready sockets) go to the back of this worker's run queue, which the injector check
+        // keeps short, instead of behind every never-polled task in the injector: a woken
+        // task has a deadline or a peer waiting on it, a new one does not yet. Idle workers
+        // are told once, after the turn, and steal from the queue.
+        core.in_driver = true;
+        *self.core.borrow_mut() = Some(core);
         if let Some(mut guard) = shared.driver.try_lock() {
-            // The core stays out of the context: tasks woken here go through the
-            // injector, so idle workers can take them while this one stays busy.
             guard.with(|driver| {
                 if let Some(driver) = driver {
                     driver.park(&self.handle.driver, Some(Duration::ZERO));
                 }
             });
+        } else {
+            // Someone else holds the driver: parked on it (it wakes for I/O and its next
+            // timer by itself), or in its own turn and perhaps descheduled there by the OS.
+            // Timers are behind their own lock, so fire what is due rather than wait.
+            self.handle.driver.time.process_without_driver();
         }
-        self.flush_metrics(core);
+        core = self.core.borrow_mut().take()?;
+        core.in_driver = false;
+        if std::mem::take(&mut core.driver_woke) > 0 {
+            core.woken_queued = true;
+            self.notify_if_needed();
+        }
+        self.flush_metrics(&mut core);
+        Some(core)
     }
 
     fn flush_metrics(&self, core: &mut Core) {
@@ -395,7 +474,11 @@ impl Context {
             return Some(task);
         };
         let parking = core.is_parking;
-        if is_yield {
+        let in_driver = core.in_driver;
+        if in_driver {
+            core.driver_woke += 1;
+            core.run_queue.push(task);
+        } else if is_yield {
             core.run_queue.push(task);
         } else {
             match self.remote().lifo.put(task) {
@@ -404,7 +487,7 @@ impl Context {
             }
         }
         drop(slot);
-        if !parking {
+        if !parking && !in_driver {
             self.notify_if_needed();
         }
         None
