@@ -1,7 +1,8 @@
 //! The channel core shared by the bounded and the unbounded flavours.
 //!
 //! State: a `VecDeque` of messages behind a lock, with the receiver's waker and two flags
-//! (every sender gone, receiver closed); an atomic sender count; for the bounded flavour a
+//! (every sender gone, receiver closed); the receiver's own `VecDeque` (`rx_buf`, older
+//! messages than the shared queue's); an atomic sender count; for the bounded flavour a
 //! fair semaphore with one permit per free slot; a `Notify` for `Sender::closed`.
 //!
 //! Protocol:
@@ -9,8 +10,10 @@
 //!    travels with the message and is released when the receiver pops it.
 //! 2. Push, under the lock: receiver dropped, or closed and the sender holds no permit: hand
 //!    the value back (nothing is dropped silently). Else enqueue and take the receiver's waker; wake after unlocking.
-//! 3. Receive, under the lock: pop a message (release its permit after unlocking). Empty and
-//!    closed (every sender gone, or receiver closed with no permit outstanding that could still
+//! 3. Receive: pop from `rx_buf`; if it is empty, under the lock swap the whole shared queue
+//!    into it (so the receiver takes the contended lock once per batch, not once per
+//!    message, and the senders find an empty queue with capacity). Release the popped
+//!    message's permit after unlocking. Both empty and closed (every sender gone, or receiver closed with no permit outstanding that could still
 //!    send): `None`. Else store the waker and wait.
 //! 4. The last sender to drop sets `tx_closed` under the lock and wakes the receiver, so a
 //!    waiting receiver always learns it.
@@ -32,14 +35,24 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 use crate::sync::batch_semaphore as ll;
 use crate::sync::Notify;
+use crate::util::cache_padded::CachePadded;
 
+///
+/// The senders' lock, the receiver's buffer and the semaphore's permit word each have their
+/// own cache line: they are written by different threads on every message.
 pub(super) struct Chan<T> {
-    inner: Mutex<Inner<T>>,
+    inner: CachePadded<Mutex<Inner<T>>>,
+    /// Step 3: messages the receiver took from `inner.queue` in one go. Only the receiver
+    /// pops from it, so its lock is uncontended; lock order: `rx_buf`, then `inner`.
+    rx_buf: CachePadded<Mutex<VecDeque<T>>>,
     tx_count: AtomicUsize,
     rx_closed: AtomicBool,
     notify_tx: Notify,
-    /// `Some((semaphore, capacity))` for the bounded flavour.
-    bound: Option<(ll::Semaphore, usize)>,
+    /// `Some(capacity)` for the bounded flavour (read on every receive: kept off the
+    /// semaphore's line, which every send and receive writes).
+    capacity: Option<usize>,
+    /// One permit per free slot; unused (and empty) in the unbounded flavour.
+    slots: CachePadded<ll::Semaphore>,
 }
 
 struct Inner<T> {
@@ -53,30 +66,32 @@ struct Inner<T> {
 impl<T> Chan<T> {
     pub(super) fn new(capacity: Option<usize>) -> Self {
         Self {
-            inner: Mutex::new(Inner {
+            inner: CachePadded(Mutex::new(Inner {
                 queue: VecDeque::with_capacity(capacity.unwrap_or(0).min(1024)),
                 rx_waker: None,
                 tx_closed: false,
                 rx_closed: false,
                 rx_dropped: false,
-            }),
+            })),
+            rx_buf: CachePadded(Mutex::new(VecDeque::new())),
             tx_count: AtomicUsize::new(1),
             rx_closed: AtomicBool::new(false),
             notify_tx: Notify::new(),
-            bound: capacity.map(|c| (ll::Semaphore::new(c), c)),
+            capacity,
+            slots: CachePadded(ll::Semaphore::new(capacity.unwrap_or(0))),
         }
     }
 
     pub(super) fn semaphore(&self) -> &ll::Semaphore {
-        &self
-            .bound
-            .as_ref()
-            .expect("only bounded channels have a semaphore")
-            .0
+        assert!(
+            self.capacity.is_some(),
+            "only bounded channels have a semaphore"
+        );
+        &self.slots
     }
 
     pub(super) fn capacity(&self) -> Option<usize> {
-        self.bound.as_ref().map(|b| b.1)
+        self.capacity
     }
 
     // ---- sender side ----
@@ -162,8 +177,8 @@ impl<T> Chan<T> {
             }
             inner.rx_closed = true;
         }
-        if let Some((sem, _)) = &self.bound {
-            sem.close();
+        if self.capacity.is_some() {
+            self.slots.close();
         }
         self.rx_closed.store(true, Ordering::Release);
         self.notify_tx.notify_waiters();
@@ -171,15 +186,17 @@ impl<T> Chan<T> {
 
     /// Drops every queued message: the receiver is gone.
     pub(super) fn drain_on_drop(&self) {
-        let dropped = {
+        let (taken, dropped) = {
+            let mut buf = self.rx_buf.lock();
             let mut inner = self.inner.lock();
             inner.rx_dropped = true;
-            std::mem::take(&mut inner.queue)
+            (std::mem::take(&mut *buf), std::mem::take(&mut inner.queue))
         };
         // The semaphore is closed, so these permits only keep `available_permits` honest.
-        if let Some((sem, _)) = &self.bound {
-            sem.release(dropped.len());
+        if self.capacity.is_some() {
+            self.slots.release(taken.len() + dropped.len());
         }
+        drop(taken);
         drop(dropped);
     }
 
@@ -191,30 +208,36 @@ impl<T> Chan<T> {
         if !inner.rx_closed {
             return false;
         }
-        match &self.bound {
+        match self.capacity {
             // Outstanding permits could still send: wait for them (step 3).
-            Some((sem, cap)) => sem.available_permits() == *cap,
+            Some(cap) => self.slots.available_permits() == cap,
             None => true,
         }
     }
 
     fn release_slots(&self, n: usize) {
-        if let Some((sem, _)) = &self.bound {
-            sem.release(n);
+        if self.capacity.is_some() {
+            self.slots.release(n);
         }
     }
 
     pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
-        let mut inner = self.inner.lock();
-        match inner.queue.pop_front() {
-            Some(v) => {
-                drop(inner);
-                self.release_slots(1);
-                Ok(v)
+        let mut buf = self.rx_buf.lock();
+        if buf.is_empty() {
+            let mut inner = self.inner.lock();
+            if inner.queue.is_empty() {
+                return Err(if self.finished(&inner) {
+                    TryRecvError::Disconnected
+                } else {
+                    TryRecvError::Empty
+                });
             }
-            None if self.finished(&inner) => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
+            std::mem::swap(&mut *buf, &mut inner.queue);
         }
+        let v = buf.pop_front().expect("rx_buf was just refilled");
+        drop(buf);
+        self.release_slots(1);
+        Ok(v)
     }
 
     /// Step 3, taking up to `limit` messages into `buf` (`limit >= 1`).
@@ -225,11 +248,18 @@ impl<T> Chan<T> {
         limit: usize,
     ) -> Poll<usize> {
         let restore = ready!(coop::poll_proceed(cx));
+        let mut rx = self.rx_buf.lock();
+        let mut n = rx.len().min(limit);
+        buf.extend(rx.drain(..n));
         let mut inner = self.inner.lock();
-        let n = inner.queue.len().min(limit);
+        if n < limit {
+            let more = inner.queue.len().min(limit - n);
+            buf.extend(inner.queue.drain(..more));
+            n += more;
+        }
         if n > 0 {
-            buf.extend(inner.queue.drain(..n));
             drop(inner);
+            drop(rx);
             self.release_slots(n);
             restore.made_progress();
             return Poll::Ready(n);
@@ -250,29 +280,35 @@ impl<T> Chan<T> {
 
     pub(super) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let restore = ready!(coop::poll_proceed(cx));
-        let mut inner = self.inner.lock();
-        if let Some(v) = inner.queue.pop_front() {
-            drop(inner);
-            self.release_slots(1);
-            restore.made_progress();
-            return Poll::Ready(Some(v));
+        let mut buf = self.rx_buf.lock();
+        if buf.is_empty() {
+            let mut inner = self.inner.lock();
+            if inner.queue.is_empty() {
+                if self.finished(&inner) {
+                    restore.made_progress();
+                    return Poll::Ready(None);
+                }
+                if !inner
+                    .rx_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    inner.rx_waker = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            std::mem::swap(&mut *buf, &mut inner.queue);
         }
-        if self.finished(&inner) {
-            restore.made_progress();
-            return Poll::Ready(None);
-        }
-        if !inner
-            .rx_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            inner.rx_waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
+        let v = buf.pop_front().expect("rx_buf was just refilled");
+        drop(buf);
+        self.release_slots(1);
+        restore.made_progress();
+        Poll::Ready(Some(v))
     }
 
     pub(super) fn len(&self) -> usize {
-        self.inner.lock().queue.len()
+        let buf = self.rx_buf.lock();
+        buf.len() + self.inner.lock().queue.len()
     }
 
     pub(super) fn is_tx_closed(&self) -> bool {
@@ -283,9 +319,10 @@ impl<T> Chan<T> {
 
 impl<T> fmt::Debug for Chan<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let len = self.len();
         let inner = self.inner.lock();
         f.debug_struct("Chan")
-            .field("len", &inner.queue.len())
+            .field("len", &len)
             .field("capacity", &self.capacity())
             .field("tx_closed", &inner.tx_closed)
             .field("rx_closed", &inner.rx_closed)
