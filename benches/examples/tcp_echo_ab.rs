@@ -1,5 +1,5 @@
-//! `tcp_echo`, corio and Tokio interleaved: iteration i runs corio's echo and then Tokio's,
-//! each on its own 2-worker (one per core) runtime, in one process.
+//! `tcp_echo`, corio and Tokio interleaved: iteration i runs corio's echo and Tokio's (which
+//! one first alternates), each on its own 2-worker (one per core) runtime, in one process.
 //!
 //! Why beside the criterion bench: the workload is kernel-bound (loopback TCP copies are over
 //! 90 % of its CPU time), so the two runtimes differ by a few per cent, while this shared host
@@ -42,9 +42,16 @@ fn main() {
     echo::corio_echo(&corio_rt);
     echo::tokio_echo(&tokio_rt);
     let (mut c, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..iterations {
-        let a: Duration = time(&|| echo::corio_echo(&corio_rt));
-        let b: Duration = time(&|| echo::tokio_echo(&tokio_rt));
+    for i in 0..iterations {
+        // Alternate which runtime goes first, so neither always runs right after the other
+        // (whose sockets may still be closing and whose memory is warm).
+        let (a, b): (Duration, Duration) = if i % 2 == 0 {
+            let a = time(&|| echo::corio_echo(&corio_rt));
+            (a, time(&|| echo::tokio_echo(&tokio_rt)))
+        } else {
+            let b = time(&|| echo::tokio_echo(&tokio_rt));
+            (time(&|| echo::corio_echo(&corio_rt)), b)
+        };
         c.push(a.as_secs_f64() * 1e3);
         t.push(b.as_secs_f64() * 1e3);
         r.push(a.as_secs_f64() / b.as_secs_f64());
