@@ -11,7 +11,9 @@
 //! `cargo run --release -p corio-benches --example timer_probe [N [corio|tokio|both [common]]]`
 //! (N defaults to 100,000; naming one runtime runs only that one, e.g. under `perf record`;
 //! `common` runs the "timer only" scenario of `timer_lateness`: deadlines at a common start
-//! plus 1-50 ms, CPU counted from that start, i.e. firing, running and joining only)
+//! plus 1-50 ms, CPU counted from that start, i.e. firing, running and joining only).
+//! With `PROBE_TIMELINE=1` it also prints, per millisecond of wall time, how many tasks were
+//! first polled, how many deadlines fell due and how many tasks woke.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +85,21 @@ fn report(
         per_task(workers),
         per_task(spawner + workers),
     );
+    if std::env::var_os("PROBE_TIMELINE").is_some() {
+        // Per millisecond of wall time since the start: first polls, deadlines due, wake-ups.
+        // A millisecond with deadlines due and no wake-ups is a stall (see RESULTS.md).
+        let ms = |d: Duration| d.as_millis() as usize;
+        let end = samples.iter().map(|s| ms(s.woke)).max().unwrap_or(0) + 1;
+        let mut t = vec![(0u32, 0u32, 0u32); end];
+        for s in &samples {
+            t[ms(s.first_poll)].0 += 1;
+            t[ms(s.deadline)].1 += 1;
+            t[ms(s.woke)].2 += 1;
+        }
+        for (i, (f, d, w)) in t.iter().enumerate() {
+            println!("  t {i:>5} ms   first polls {f:>6}   due {d:>6}   woke {w:>6}");
+        }
+    }
     samples.sort_by_key(|s| s.deadline);
     let mut start = 0;
     while start < samples.len() {
