@@ -1,5 +1,5 @@
 //! Loom models of the entry protocol (`entry.rs`): the driver thread fires while the owner
-//! cancels, resets or changes its waker.
+//! cancels, resets or changes its waker, or while a busy worker fires too.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
@@ -70,6 +70,23 @@ fn loom_fire_races_cancel() {
         firer.join().unwrap();
         assert_eq!(time.num_registered(), 0);
         assert!(wakes(&count) <= 1);
+    });
+}
+
+#[test]
+fn loom_holder_fire_races_busy_worker_fire() {
+    // The driver's holder fires while a busy worker, which could not take the driver, fires
+    // too (`process_without_driver`), or skips because the holder has just begun: either
+    // way the entry fires exactly once and leaves the wheel.
+    loom::model(|| {
+        let (count, waker) = counting();
+        let (time, entry) = armed_entry(&waker);
+        let holder = fire_on_thread(&time);
+        time.process_without_driver();
+        holder.join().unwrap();
+        assert_eq!(wakes(&count), 1);
+        assert_eq!(time.num_registered(), 0);
+        drop(entry);
     });
 }
 

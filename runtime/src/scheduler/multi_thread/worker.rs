@@ -81,8 +81,8 @@ pub(crate) struct Core {
     /// Set while this worker turns the driver in `maintenance`: wakes go to the back of the
     /// run queue (not the LIFO slot) and one notification follows the turn.
     in_driver: bool,
-    /// Tasks pushed while `in_driver`.
-    driver_woke: u32,
+    /// Some task was pushed while `in_driver` (during the current turn).
+    driver_woke: bool,
     /// A driver turn queued tasks that may still be in the run queue (cleared when the run
     /// queue is seen empty): the injector check then keeps the queue short.
     woken_queued: bool,
@@ -112,7 +112,7 @@ impl Core {
             is_searching: false,
             is_parking: false,
             in_driver: false,
-            driver_woke: 0,
+            driver_woke: false,
             woken_queued: false,
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
             polls: 0,
@@ -301,17 +301,23 @@ impl Context {
             if victim == core.index || shared.remotes[victim].steal.len() <= BACKLOG {
                 continue;
             }
-            let before = core.run_queue.len();
-            if let Some(task) = steal_one(|| {
-                shared.remotes[victim]
-                    .steal
-                    .steal_batch_and_pop(&core.run_queue)
-            }) {
-                core.steals += 1 + (core.run_queue.len() - before) as u64;
+            if let Some(task) = self.steal_half(core, victim) {
                 return Some(task);
             }
         }
         None
+    }
+
+    /// Takes about half of `victim`'s run queue into ours and returns one of the tasks.
+    fn steal_half(&self, core: &mut Core, victim: usize) -> Option<Task> {
+        let before = core.run_queue.len();
+        let task = steal_one(|| {
+            self.handle.shared.remotes[victim]
+                .steal
+                .steal_batch_and_pop(&core.run_queue)
+        })?;
+        core.steals += 1 + (core.run_queue.len() - before) as u64;
+        Some(task)
     }
 
     /// Steps 1 and 2.
@@ -330,13 +336,7 @@ impl Context {
             if victim == core.index {
                 continue;
             }
-            let before = core.run_queue.len();
-            if let Some(task) = steal_one(|| {
-                shared.remotes[victim]
-                    .steal
-                    .steal_batch_and_pop(&core.run_queue)
-            }) {
-                core.steals += 1 + (core.run_queue.len() - before) as u64;
+            if let Some(task) = self.steal_half(core, victim) {
                 return Some(task);
             }
             if let Some(task) = shared.remotes[victim].lifo.take() {
@@ -442,7 +442,7 @@ impl Context {
         }
         core = self.core.borrow_mut().take()?;
         core.in_driver = false;
-        if std::mem::take(&mut core.driver_woke) > 0 {
+        if std::mem::take(&mut core.driver_woke) {
             core.woken_queued = true;
             self.notify_if_needed();
         }
@@ -476,7 +476,7 @@ impl Context {
         let parking = core.is_parking;
         let in_driver = core.in_driver;
         if in_driver {
-            core.driver_woke += 1;
+            core.driver_woke = true;
             core.run_queue.push(task);
         } else if is_yield {
             core.run_queue.push(task);

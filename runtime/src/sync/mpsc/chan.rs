@@ -13,8 +13,9 @@
 //! 3. Receive: pop from `rx_buf`; if it is empty, under the lock swap the whole shared queue
 //!    into it (so the receiver takes the contended lock once per batch, not once per
 //!    message, and the senders find an empty queue with capacity). Release the popped
-//!    message's permit after unlocking. Both empty and closed (every sender gone, or receiver closed with no permit outstanding that could still
-//!    send): `None`. Else store the waker and wait.
+//!    message's permit after unlocking. Both empty and closed (every sender gone, or receiver
+//!    closed with no permit outstanding that could still send): `None`. Else store the waker,
+//!    under the same lock that found the shared queue empty, and wait.
 //! 4. The last sender to drop sets `tx_closed` under the lock and wakes the receiver, so a
 //!    waiting receiver always learns it.
 //! 5. Receiver close: set `rx_closed` under the lock, close the semaphore (waiting senders
@@ -32,12 +33,11 @@ use std::task::{ready, Context, Poll, Waker};
 use super::error::{SendError, TryRecvError};
 use crate::coop;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::sync::batch_semaphore as ll;
 use crate::sync::Notify;
 use crate::util::cache_padded::CachePadded;
 
-///
 /// The senders' lock, the receiver's buffer and the semaphore's permit word each have their
 /// own cache line: they are written by different threads on every message.
 pub(super) struct Chan<T> {
@@ -221,16 +221,15 @@ impl<T> Chan<T> {
         }
     }
 
-    pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
+    /// Step 3: the oldest message, its slot released; or, with both queues empty, the
+    /// shared queue's lock, still held, so that the caller checks for closure and stores
+    /// its waker before any sender can push.
+    fn pop(&self) -> Result<T, MutexGuard<'_, Inner<T>>> {
         let mut buf = self.rx_buf.lock();
         if buf.is_empty() {
             let mut inner = self.inner.lock();
             if inner.queue.is_empty() {
-                return Err(if self.finished(&inner) {
-                    TryRecvError::Disconnected
-                } else {
-                    TryRecvError::Empty
-                });
+                return Err(inner);
             }
             std::mem::swap(&mut *buf, &mut inner.queue);
         }
@@ -238,6 +237,14 @@ impl<T> Chan<T> {
         drop(buf);
         self.release_slots(1);
         Ok(v)
+    }
+
+    pub(super) fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.pop() {
+            Ok(v) => Ok(v),
+            Err(inner) if self.finished(&inner) => Err(TryRecvError::Disconnected),
+            Err(_) => Err(TryRecvError::Empty),
+        }
     }
 
     /// Step 3, taking up to `limit` messages into `buf` (`limit >= 1`).
@@ -251,23 +258,27 @@ impl<T> Chan<T> {
         let mut rx = self.rx_buf.lock();
         let mut n = rx.len().min(limit);
         buf.extend(rx.drain(..n));
-        let mut inner = self.inner.lock();
         if n < limit {
+            let mut inner = self.inner.lock();
             let more = inner.queue.len().min(limit - n);
             buf.extend(inner.queue.drain(..more));
             n += more;
+            if n == 0 {
+                if self.finished(&inner) {
+                    restore.made_progress();
+                    return Poll::Ready(0);
+                }
+                Self::set_rx_waker(&mut inner, cx);
+                return Poll::Pending;
+            }
         }
-        if n > 0 {
-            drop(inner);
-            drop(rx);
-            self.release_slots(n);
-            restore.made_progress();
-            return Poll::Ready(n);
-        }
-        if self.finished(&inner) {
-            restore.made_progress();
-            return Poll::Ready(0);
-        }
+        drop(rx);
+        self.release_slots(n);
+        restore.made_progress();
+        Poll::Ready(n)
+    }
+
+    fn set_rx_waker(inner: &mut Inner<T>, cx: &Context<'_>) {
         if !inner
             .rx_waker
             .as_ref()
@@ -275,35 +286,24 @@ impl<T> Chan<T> {
         {
             inner.rx_waker = Some(cx.waker().clone());
         }
-        Poll::Pending
     }
 
     pub(super) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let restore = ready!(coop::poll_proceed(cx));
-        let mut buf = self.rx_buf.lock();
-        if buf.is_empty() {
-            let mut inner = self.inner.lock();
-            if inner.queue.is_empty() {
-                if self.finished(&inner) {
-                    restore.made_progress();
-                    return Poll::Ready(None);
-                }
-                if !inner
-                    .rx_waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    inner.rx_waker = Some(cx.waker().clone());
-                }
-                return Poll::Pending;
+        match self.pop() {
+            Ok(v) => {
+                restore.made_progress();
+                Poll::Ready(Some(v))
             }
-            std::mem::swap(&mut *buf, &mut inner.queue);
+            Err(inner) if self.finished(&inner) => {
+                restore.made_progress();
+                Poll::Ready(None)
+            }
+            Err(mut inner) => {
+                Self::set_rx_waker(&mut inner, cx);
+                Poll::Pending
+            }
         }
-        let v = buf.pop_front().expect("rx_buf was just refilled");
-        drop(buf);
-        self.release_slots(1);
-        restore.made_progress();
-        Poll::Ready(Some(v))
     }
 
     pub(super) fn len(&self) -> usize {
