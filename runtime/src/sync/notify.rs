@@ -21,9 +21,11 @@
 //!    WAITING: lock, pop the oldest waiter (back to EMPTY if it was the last), take its
 //!    waker, then mark it `One` (the last touch of the waiter: see step 5); wake it after
 //!    unlocking.
-//! 4. `notify_waiters`, under the lock: bump the generation, then pop, mark `All` and wake
-//!    every node whose generation is older, in batches of
-//!    [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock released between
+//! 4. `notify_waiters`: if the low bits are not WAITING, CAS the generation up and stop
+//!    (nothing is queued, and a racing first poll's CAS to WAITING fails and sees the new
+//!    generation, or succeeds first and makes ours fail). Otherwise, under the lock: bump
+//!    the generation, then pop, mark `All` and wake every node whose generation is older,
+//!    in batches of [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock released between
 //!    batches (and WAITING cleared when the list empties). Nodes pushed meanwhile carry the
 //!    new generation and are left alone. A stored permit is left as it is.
 //! 5. The mark is an atomic in the [`Notified`] future itself, outside the list node: the
@@ -190,6 +192,21 @@ impl Notify {
     /// Wakes every task waiting now (and every `Notified` created before this call).
     /// Stores no permit.
     pub fn notify_waiters(&self) {
+        // Step 4, lock-free while nobody waits: the list is empty (invariant S), so bumping
+        // the generation is all there is to do. The CAS fails if a first poll sets WAITING
+        // meanwhile (its own CAS on this word), and then we take the lock.
+        let mut curr = self.state.load(Ordering::SeqCst);
+        while curr & STATE_MASK != WAITING {
+            match self.state.compare_exchange(
+                curr,
+                curr.wrapping_add(1 << GEN_SHIFT),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return,
+                Err(actual) => curr = actual,
+            }
+        }
         let mut waiters = self.waiters.lock();
         // Step 4. The generation wraps; the state bits are left alone.
         let gen = generation(
@@ -355,15 +372,19 @@ impl Future for Notified<'_> {
             NotifiedState::Init => {
                 // Step 2, lock-free unless we have to queue.
                 if !this.notify.take_notification(this.generation) {
+                    // Cloned before locking: the clone touches the task's reference count,
+                    // which the thread that woke this task has just written, and every
+                    // cache miss inside the lock is one that notifiers wait for.
+                    let waker = cx.waker().clone();
+                    let mark = MarkPtr(NonNull::from(&this.mark));
                     let mut waiters = this.notify.waiters.lock();
                     if !this.notify.take_or_set_waiting(this.generation) {
-                        let mark = MarkPtr(NonNull::from(&this.mark));
                         // SAFETY: our pinned node is in no list; lock held. `mark` stays valid
                         // while the node is linked: both live in this pinned future, whose
                         // `Drop` unlinks under the lock. WAITING is set (invariant S).
                         unsafe {
                             Node::with_value(node, |w| {
-                                w.waker = Some(cx.waker().clone());
+                                w.waker = Some(waker);
                                 w.generation = this.generation;
                                 w.mark = Some(mark);
                             });
