@@ -25,9 +25,10 @@
 //!    (nothing is queued, and a racing first poll's CAS to WAITING fails and sees the new
 //!    generation, or succeeds first and makes ours fail). Otherwise, under the lock: bump
 //!    the generation, then pop, mark `All` and wake every node whose generation is older,
-//!    in batches of [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock released between
-//!    batches (and WAITING cleared when the list empties). Nodes pushed meanwhile carry the
-//!    new generation and are left alone. A stored permit is left as it is.
+//!    in batches of [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock
+//!    released between batches (and WAITING cleared when the list empties). Nodes pushed
+//!    meanwhile carry the new generation and are left alone. A stored permit is left as it
+//!    is.
 //! 5. The mark is an atomic in the [`Notified`] future itself, outside the list node: the
 //!    notifier stores it (Release) last, after unlinking the node and taking the waker, and
 //!    never touches that waiter again. So a woken future reads it (Acquire) without the lock
@@ -142,17 +143,8 @@ impl Notify {
     /// Wakes the oldest waiter, or stores a permit for the next one if nobody waits.
     pub fn notify_one(&self) {
         // Step 3, lock-free while nobody waits.
-        let mut curr = self.state.load(Ordering::SeqCst);
-        while curr & STATE_MASK != WAITING {
-            match self.state.compare_exchange(
-                curr,
-                with_state(curr, NOTIFIED),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return,
-                Err(actual) => curr = actual,
-            }
+        if self.update_unless_waiting(|curr| with_state(curr, NOTIFIED)) {
+            return;
         }
         if let Some(w) = self.notify_one_locked(self.waiters.lock()) {
             w.wake();
@@ -193,19 +185,9 @@ impl Notify {
     /// Stores no permit.
     pub fn notify_waiters(&self) {
         // Step 4, lock-free while nobody waits: the list is empty (invariant S), so bumping
-        // the generation is all there is to do. The CAS fails if a first poll sets WAITING
-        // meanwhile (its own CAS on this word), and then we take the lock.
-        let mut curr = self.state.load(Ordering::SeqCst);
-        while curr & STATE_MASK != WAITING {
-            match self.state.compare_exchange(
-                curr,
-                curr.wrapping_add(1 << GEN_SHIFT),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return,
-                Err(actual) => curr = actual,
-            }
+        // the generation is all there is to do.
+        if self.update_unless_waiting(|curr| curr.wrapping_add(1 << GEN_SHIFT)) {
+            return;
         }
         let mut waiters = self.waiters.lock();
         // Step 4. The generation wraps; the state bits are left alone.
@@ -270,6 +252,24 @@ unsafe fn set_mark(mark: Option<MarkPtr>, value: usize) {
 }
 
 impl Notify {
+    /// Steps 3 and 4 without the lock: CAS the word to `f(word)` unless it is WAITING.
+    /// Returns false if it is (or becomes) WAITING; the caller then takes the lock. A first
+    /// poll enters WAITING with its own CAS on this word, so the two are ordered: either it
+    /// sees our update (and re-checks) or our CAS fails and we see WAITING.
+    fn update_unless_waiting(&self, f: impl Fn(usize) -> usize) -> bool {
+        let mut curr = self.state.load(Ordering::SeqCst);
+        while curr & STATE_MASK != WAITING {
+            match self
+                .state
+                .compare_exchange(curr, f(curr), Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(actual) => curr = actual,
+            }
+        }
+        false
+    }
+
     /// Step 2 without the lock: true if the future created at generation `gen` is done,
     /// taking a stored permit if need be.
     fn take_notification(&self, gen: usize) -> bool {
@@ -376,9 +376,9 @@ impl Future for Notified<'_> {
                     // which the thread that woke this task has just written, and every
                     // cache miss inside the lock is one that notifiers wait for.
                     let waker = cx.waker().clone();
-                    let mark = MarkPtr(NonNull::from(&this.mark));
                     let mut waiters = this.notify.waiters.lock();
                     if !this.notify.take_or_set_waiting(this.generation) {
+                        let mark = MarkPtr(NonNull::from(&this.mark));
                         // SAFETY: our pinned node is in no list; lock held. `mark` stays valid
                         // while the node is linked: both live in this pinned future, whose
                         // `Drop` unlinks under the lock. WAITING is set (invariant S).
