@@ -80,7 +80,7 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{current, Builder, JoinHandle};
+        pub(crate) use std::thread::{current, yield_now, Builder, JoinHandle};
     }
 
     pub(crate) mod hint {
@@ -200,7 +200,7 @@ mod imp {
     }
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, Builder, JoinHandle};
+        pub(crate) use loom::thread::{current, yield_now, Builder, JoinHandle};
         // Used by the loom models only.
         #[allow(unused_imports)]
         pub(crate) use loom::thread::spawn;

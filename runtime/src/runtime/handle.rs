@@ -73,7 +73,8 @@ impl Handle {
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter_runtime(&self.inner);
-        park::block_on(future)
+        let spin = matches!(self.inner, scheduler::Handle::MultiThread(_));
+        park::block_on(future, spin)
     }
 
     /// Makes this runtime current on this thread until the guard drops, so that

@@ -1,51 +1,165 @@
 //! Blocking a plain thread on a future: `block_on` outside the workers.
 //!
-//! Protocol:
-//! 1. Poll the future with a waker that sets `notified` and signals the condvar.
-//! 2. If `Pending`, take the lock; if `notified` is set, clear it and poll again; otherwise
-//!    wait on the condvar. The waker sets the flag before taking the lock to notify, so either
-//!    the waiter sees the flag under the lock or its wait receives the notification.
+//! Protocol (the parker's state word: `EMPTY`, `PARKED`, `NOTIFIED`):
+//! 1. Poll the future with a waker that unparks this thread.
+//! 2. If `Pending`, park: consume `NOTIFIED` (swap to `EMPTY`) and poll again if it was set.
+//!    Otherwise spin for a while (step 3), then take the lock and move `EMPTY` to `PARKED`
+//!    under it (if that fails, the word is `NOTIFIED`: consume it and poll again) and wait on
+//!    the condvar until the word is `NOTIFIED`.
+//! 3. The spin: `block_on`'s thread is not a worker, so each time it sleeps, the task that
+//!    wakes it pays a futex wake-up, the OS a context switch on each side (and, in a virtual
+//!    machine, the wake-up of a halted virtual CPU), and the woken thread preempts a running
+//!    worker when the cores are busy. When wake-ups come within microseconds (a channel
+//!    receiver in `block_on` keeping up with producers on the workers), watching the word
+//!    for a few microseconds first skips all of that. Only after a short wait: a sleep that
+//!    lasted at most [`SHORT_WAIT`] makes the next park spin for up to [`MAX_SPIN`], a longer
+//!    one turns the spin off until a sleep is short again, so a thread that waits long (for a
+//!    timer, for a whole batch of tasks) never spins. And politely: each turn of the spin is
+//!    a `sched_yield`, which returns at once on an idle CPU but hands the CPU over to a
+//!    runnable worker that shares it, so the spin never holds a core a worker needs.
+//! 4. `unpark` swaps in `NOTIFIED` and touches the lock and the condvar only if the word was
+//!    `PARKED`: a thread that runs or spins needs no system call to see the flag. Taking the
+//!    lock orders the notify after the sleeper's wait began (it set `PARKED` under the lock).
 
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::{Duration, Instant};
 
 use crate::coop;
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Condvar, Mutex};
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// The longest spin before sleeping (step 3).
+const MAX_SPIN: Duration = Duration::from_micros(20);
+
+/// A sleep at most this long says the wake-ups come soon: spin before the next one.
+const SHORT_WAIT: Duration = Duration::from_micros(100);
+
+/// Turns of the spin (each a `sched_yield`, 0.2-1 us) between two reads of the clock.
+const SPINS_PER_CLOCK_READ: u32 = 4;
 
 /// Wakes one thread blocked in [`block_on`] (or in [`Parker::park`]).
 #[derive(Debug)]
 pub(crate) struct Parker {
-    notified: AtomicBool,
+    /// SeqCst: `unpark` must see `PARKED` whenever the sleeper is past its last check of
+    /// `NOTIFIED`; both sides store and then read the word.
+    state: AtomicUsize,
     lock: Mutex<()>,
     condvar: Condvar,
+}
+
+/// How long the next [`Parker::park_spinning`] spins (step 3); one per `block_on` call.
+#[derive(Debug)]
+pub(crate) struct Spin {
+    budget: Duration,
+}
+
+impl Spin {
+    /// No spin until a first short sleep.
+    pub(crate) fn new() -> Spin {
+        Spin {
+            budget: Duration::ZERO,
+        }
+    }
 }
 
 impl Parker {
     pub(crate) fn new() -> Arc<Parker> {
         Arc::new(Parker {
-            notified: AtomicBool::new(false),
+            state: AtomicUsize::new(EMPTY),
             lock: Mutex::new(()),
             condvar: Condvar::new(),
         })
     }
 
-    /// Blocks until [`Parker::unpark`] was called since the last return (step 2).
+    /// Consumes a pending unpark.
+    fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// Blocks until [`Parker::unpark`] was called since the last return (step 2, no spin).
     pub(crate) fn park(&self) {
-        // Acquire pairs with the Release swap in `unpark`.
-        if self.notified.swap(false, Ordering::Acquire) {
-            return;
-        }
-        let mut guard = self.lock.lock();
-        while !self.notified.swap(false, Ordering::Acquire) {
-            self.condvar.wait(&mut guard);
+        if !self.take_notification() {
+            self.sleep();
         }
     }
 
+    /// [`Parker::park`], spinning first for `spin`'s budget (step 3), which it adapts.
+    pub(crate) fn park_spinning(&self, spin: &mut Spin) {
+        if self.take_notification() {
+            return;
+        }
+        if !crate::loom::HAS_CLOCK {
+            // Loom has no clock (and its executions must not depend on real time): one more
+            // look after a yield stands for the spin.
+            crate::loom::thread::yield_now();
+            if !self.take_notification() {
+                self.sleep();
+            }
+            return;
+        }
+        let start = Instant::now();
+        if !spin.budget.is_zero() && self.spin_for(spin.budget) {
+            return;
+        }
+        self.sleep();
+        spin.budget = if start.elapsed() <= SHORT_WAIT {
+            MAX_SPIN
+        } else {
+            Duration::ZERO
+        };
+    }
+
+    /// Watches the word for `budget`; true if it consumed a notification meanwhile.
+    fn spin_for(&self, budget: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            for _ in 0..SPINS_PER_CLOCK_READ {
+                crate::loom::thread::yield_now();
+                // A plain load first: the compare-exchange would take the cache line from
+                // the waker's core on every turn.
+                if self.state.load(SeqCst) == NOTIFIED && self.take_notification() {
+                    return true;
+                }
+            }
+            if start.elapsed() >= budget {
+                return false;
+            }
+        }
+    }
+
+    /// Step 2's sleep: returns once a notification was consumed.
+    fn sleep(&self) {
+        let mut guard = self.lock.lock();
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED, SeqCst, SeqCst)
+            .is_err()
+        {
+            // Only `unpark` changes the word meanwhile, to `NOTIFIED`.
+            self.state.store(EMPTY, SeqCst);
+            return;
+        }
+        loop {
+            self.condvar.wait(&mut guard);
+            if self.take_notification() {
+                return;
+            }
+            // Spurious wake-up: still `PARKED`.
+        }
+    }
+
+    /// Step 4.
     pub(crate) fn unpark(&self) {
-        // Release pairs with the Acquire swaps in `park`.
-        if !self.notified.swap(true, Ordering::Release) {
+        if self.state.swap(NOTIFIED, SeqCst) == PARKED {
+            // Taking the lock orders this notify after the sleeper's wait began.
             drop(self.lock.lock());
             self.condvar.notify_one();
         }
@@ -85,15 +199,154 @@ unsafe fn drop_raw(ptr: *const ()) {
 }
 
 /// Runs `future` to completion on the calling thread (step 1 and 2 of the protocol).
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+///
+/// `spin`: spin before sleeping (step 3). Not for a current-thread runtime's `Handle::block_on`
+/// from another thread: what it waits for runs on the one thread driving that runtime.
+pub(crate) fn block_on<F: Future>(future: F, spin: bool) -> F::Output {
     let parker = Parker::new();
     let waker = Parker::waker(&parker);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    let mut spinner = Spin::new();
     loop {
         if let Poll::Ready(out) = coop::budget(|| future.as_mut().poll(&mut cx)) {
             return out;
         }
-        parker.park();
+        if spin {
+            parker.park_spinning(&mut spinner);
+        } else {
+            parker.park();
+        }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::{Parker, Spin};
+
+    /// Two wake-ups race a thread that waits for both with `park_spinning`, each seen through
+    /// a flag set before its `unpark` (the way a waker follows a message): the thread must
+    /// never sleep through the second one (a lost wake-up is a loom deadlock).
+    #[test]
+    fn loom_block_on_park_spinning_races_unpark() {
+        loom::model(|| {
+            let parker = Parker::new();
+            let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+            let unparkers: Vec<_> = (0..2)
+                .map(|i| {
+                    let (parker, flags) = (parker.clone(), flags.clone());
+                    thread::spawn(move || {
+                        flags[i].store(true, SeqCst);
+                        parker.unpark();
+                    })
+                })
+                .collect();
+            let mut spin = Spin::new();
+            while !(flags[0].load(SeqCst) && flags[1].load(SeqCst)) {
+                parker.park_spinning(&mut spin);
+            }
+            unparkers.into_iter().for_each(|t| t.join().unwrap());
+        });
+    }
+
+    /// The plain `park` (no spin) against one `unpark`.
+    #[test]
+    fn loom_block_on_park_races_unpark() {
+        loom::model(|| {
+            let parker = Parker::new();
+            let flag = Arc::new(AtomicBool::new(false));
+            let t = {
+                let (parker, flag) = (parker.clone(), flag.clone());
+                thread::spawn(move || {
+                    flag.store(true, SeqCst);
+                    parker.unpark();
+                })
+            };
+            while !flag.load(SeqCst) {
+                parker.park();
+            }
+            t.join().unwrap();
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Parker, Spin, MAX_SPIN};
+
+    /// A wait far longer than `SHORT_WAIT` turns the spin off; a notification that is already
+    /// there is consumed at once and leaves the budget as it was.
+    #[test]
+    fn long_wait_turns_the_spin_off() {
+        let parker = Parker::new();
+        let mut spin = Spin { budget: MAX_SPIN };
+        let unparker = {
+            let parker = parker.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                parker.unpark();
+            })
+        };
+        parker.park_spinning(&mut spin);
+        unparker.join().unwrap();
+        assert_eq!(
+            spin.budget,
+            Duration::ZERO,
+            "a 20 ms wait must turn the spin off"
+        );
+
+        spin.budget = MAX_SPIN;
+        parker.unpark();
+        parker.park_spinning(&mut spin);
+        assert_eq!(spin.budget, MAX_SPIN);
+    }
+
+    /// Every unpark is seen, whether it finds the thread running, spinning or asleep.
+    #[test]
+    fn block_on_sees_every_wake_up() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::task::Poll;
+
+        const ROUNDS: usize = 2_000;
+        let count = Arc::new(AtomicUsize::new(0));
+        let waker_slot = Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+        let waker_thread = {
+            let (count, slot) = (count.clone(), waker_slot.clone());
+            std::thread::spawn(move || {
+                for i in 0..ROUNDS {
+                    // Mix wake-ups that come at once, after a spin's length, and after a sleep.
+                    match i % 3 {
+                        0 => {}
+                        1 => std::thread::sleep(Duration::from_micros(30)),
+                        _ => std::thread::sleep(Duration::from_micros(300)),
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    if let Some(w) = slot.lock().unwrap().take() {
+                        w.wake();
+                    }
+                }
+            })
+        };
+        let seen = super::block_on(
+            std::future::poll_fn(|cx| {
+                *waker_slot.lock().unwrap() = Some(cx.waker().clone());
+                let n = count.load(Ordering::SeqCst);
+                if n == ROUNDS {
+                    Poll::Ready(n)
+                } else {
+                    Poll::Pending
+                }
+            }),
+            true,
+        );
+        waker_thread.join().unwrap();
+        assert_eq!(seen, ROUNDS);
     }
 }

@@ -82,7 +82,7 @@ impl Runtime {
             (Scheduler::CurrentThread(ct), scheduler::Handle::CurrentThread(h)) => {
                 ct.block_on(h, future)
             }
-            _ => park::block_on(future),
+            _ => park::block_on(future, true),
         }
     }
 
