@@ -27,7 +27,10 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
 use crate::coop;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::atomic::{
+    AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 
 const EMPTY: usize = 0;
@@ -46,8 +49,10 @@ const SPINS_PER_CLOCK_READ: u32 = 4;
 /// Wakes one thread blocked in [`block_on`] (or in [`Parker::park`]).
 #[derive(Debug)]
 pub(crate) struct Parker {
-    /// SeqCst: `unpark` must see `PARKED` whenever the sleeper is past its last check of
-    /// `NOTIFIED`; both sides store and then read the word.
+    /// Every change after `EMPTY` is a read-modify-write, so they are totally ordered on
+    /// this one word whatever their ordering: `unpark`'s swap either comes after the
+    /// sleeper's CAS to `PARKED` (and sees it) or makes that CAS fail. `unpark` releases what
+    /// the waker published before it; consuming `NOTIFIED` acquires it.
     state: AtomicUsize,
     lock: Mutex<()>,
     condvar: Condvar,
@@ -80,7 +85,7 @@ impl Parker {
     /// Consumes a pending unpark.
     fn take_notification(&self) -> bool {
         self.state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
             .is_ok()
     }
 
@@ -125,7 +130,7 @@ impl Parker {
                 crate::loom::thread::yield_now();
                 // A plain load first: the compare-exchange would take the cache line from
                 // the waker's core on every turn.
-                if self.state.load(SeqCst) == NOTIFIED && self.take_notification() {
+                if self.state.load(Relaxed) == NOTIFIED && self.take_notification() {
                     return true;
                 }
             }
@@ -140,11 +145,13 @@ impl Parker {
         let mut guard = self.lock.lock();
         if self
             .state
-            .compare_exchange(EMPTY, PARKED, SeqCst, SeqCst)
+            .compare_exchange(EMPTY, PARKED, Relaxed, Acquire)
             .is_err()
         {
-            // Only `unpark` changes the word meanwhile, to `NOTIFIED`.
-            self.state.store(EMPTY, SeqCst);
+            // Only `unpark` changes the word meanwhile, to `NOTIFIED`. A swap, not a store: a
+            // second `unpark` after the failed CAS merges with the first, and this acquires
+            // what it published too.
+            self.state.swap(EMPTY, Acquire);
             return;
         }
         loop {
@@ -158,7 +165,7 @@ impl Parker {
 
     /// Step 4.
     pub(crate) fn unpark(&self) {
-        if self.state.swap(NOTIFIED, SeqCst) == PARKED {
+        if self.state.swap(NOTIFIED, Release) == PARKED {
             // Taking the lock orders this notify after the sleeper's wait began.
             drop(self.lock.lock());
             self.condvar.notify_one();
@@ -250,6 +257,29 @@ mod loom_tests {
                 parker.park_spinning(&mut spin);
             }
             unparkers.into_iter().for_each(|t| t.join().unwrap());
+        });
+    }
+
+    /// A park returns only after consuming an unpark, and what the waker wrote before it
+    /// (here a plain cell) is visible afterwards: loom reports a data race otherwise.
+    #[test]
+    fn loom_block_on_park_acquires_what_unpark_released() {
+        loom::model(|| {
+            let parker = Parker::new();
+            let payload = Arc::new(loom::cell::UnsafeCell::new(0));
+            let t = {
+                let (parker, payload) = (parker.clone(), payload.clone());
+                thread::spawn(move || {
+                    // SAFETY: the main thread reads the cell only after its park returned,
+                    // which is after this unpark (the property under test).
+                    payload.with_mut(|p| unsafe { *p = 7 });
+                    parker.unpark();
+                })
+            };
+            parker.park_spinning(&mut Spin::new());
+            // SAFETY: as above; the writer is done once the park returned.
+            assert_eq!(payload.with(|p| unsafe { *p }), 7);
+            t.join().unwrap();
         });
     }
 
