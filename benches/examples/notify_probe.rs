@@ -8,8 +8,9 @@
 //!   runtimes, so what decides the time is the workers' CPU per wake-up,
 //! - for corio, each worker's polls, steals and parks per 500 wake-ups (`RuntimeMetrics`).
 //!
-//! `cargo run --release -p corio-benches --example notify_probe [N [corio|tokio]]`
-//! (N defaults to 10; six rounds of 4,000 iterations each).
+//! `cargo run --release -p corio-benches --example notify_probe [N [corio|tokio|both] [one]]`
+//! (N defaults to 10; six rounds of 4,000 iterations each; `one` probes
+//! `notify_one_<N>` instead).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ const ITERS: usize = 4_000;
 const WAKEUPS: usize = 500;
 
 macro_rules! probe {
-    ($krate:ident, $rt:expr, $waiters:expr) => {{
+    ($krate:ident, $rt:expr, $waiters:expr, $one:expr) => {{
         use $krate::sync::Notify;
         let rt = $rt;
         let notify = Arc::new(Notify::new());
@@ -42,7 +43,11 @@ macro_rules! probe {
         for _ in 0..ITERS {
             counter.store(0, Ordering::Relaxed);
             while counter.load(Ordering::Relaxed) < WAKEUPS {
-                notify.notify_waiters();
+                if $one {
+                    notify.notify_one();
+                } else {
+                    notify.notify_waiters();
+                }
                 calls += 1;
                 std::thread::yield_now();
             }
@@ -51,9 +56,10 @@ macro_rules! probe {
         let (workers1, me1) = cpu_ns();
         let per_iter = |ns: f64| ns / ITERS as f64 / 1e3;
         println!(
-            "{:<6} {:>4} waiters: {:7.1} us/iter  {:6.1} calls/iter  CPU/iter: workers {:7.1} us, notifier {:7.1} us",
+            "{:<6} {:>4} waiters{}: {:7.1} us/iter  {:6.1} calls/iter  CPU/iter: workers {:7.1} us, notifier {:7.1} us",
             stringify!($krate),
             $waiters,
+            if $one { " (notify_one)" } else { "" },
             elapsed.as_secs_f64() * 1e6 / ITERS as f64,
             calls as f64 / ITERS as f64,
             per_iter(workers1 - workers0),
@@ -91,6 +97,7 @@ fn main() {
         .nth(1)
         .map_or(10, |s| s.parse().expect("N: a number"));
     let only = std::env::args().nth(2).unwrap_or_default();
+    let one = std::env::args().nth(3).is_some_and(|s| s == "one");
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     for _ in 0..6 {
         if only != "tokio" {
@@ -100,7 +107,8 @@ fn main() {
                     .worker_threads(workers)
                     .build()
                     .unwrap(),
-                waiters
+                waiters,
+                one
             );
             let m = rt.metrics();
             for i in 0..m.num_workers() {
@@ -121,7 +129,8 @@ fn main() {
                     .worker_threads(workers)
                     .build()
                     .unwrap(),
-                waiters
+                waiters,
+                one
             ));
         }
     }

@@ -220,6 +220,73 @@ fn dropping_a_stream_ends_the_peer_read_with_eof() {
     });
 }
 
+/// A read shorter than its buffer makes corio skip the next `read` system call (the queue is
+/// empty; the next edge wakes the reader). If the peer's shutdown came with the data, there
+/// is no next edge: the reader must still see end of file, and must see it whether the
+/// driver had already reported the shutdown (`settle`) or not.
+#[test]
+fn short_read_of_the_last_bytes_still_sees_eof() {
+    for settle in [false, true] {
+        for rt in [current(), multi()] {
+            rt.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let mut peer = std::net::TcpStream::connect(addr).unwrap();
+                let (mut stream, _) = listener.accept().await.unwrap();
+                std::io::Write::write_all(&mut peer, b"last bytes").unwrap();
+                peer.shutdown(Shutdown::Write).unwrap();
+                if settle {
+                    // Parks the runtime, so the driver takes in the data and the shutdown.
+                    corio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                let reads = async {
+                    let mut buf = [0u8; 1024];
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert_eq!(&buf[..n], b"last bytes");
+                    stream.read(&mut buf).await.unwrap()
+                };
+                let eof = corio::time::timeout(std::time::Duration::from_secs(10), reads)
+                    .await
+                    .expect("the read after the last short read never saw end of file");
+                assert_eq!(eof, 0, "settle = {settle}");
+            });
+        }
+    }
+}
+
+/// After a short read the reader sleeps without a system call; the next bytes must wake it.
+#[test]
+fn short_reads_then_more_data_wake_the_reader() {
+    multi().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (mut server_side, _) = listener.accept().await.unwrap();
+        let reader = corio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while got.len() < 100 * 7 {
+                let n = server_side.read(&mut buf).await.unwrap();
+                assert!(n > 0, "early end of file after {} bytes", got.len());
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        for i in 0..100u8 {
+            client.write_all(&[i; 7]).await.unwrap();
+            if i % 10 == 0 {
+                corio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        let got = corio::time::timeout(std::time::Duration::from_secs(10), reader)
+            .await
+            .expect("a reader asleep after a short read missed the next bytes")
+            .unwrap();
+        let want: Vec<u8> = (0..100u8).flat_map(|i| [i; 7]).collect();
+        assert_eq!(got, want);
+    });
+}
+
 #[test]
 fn dropping_the_owned_write_half_sends_eof() {
     current().block_on(async {

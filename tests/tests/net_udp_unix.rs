@@ -114,6 +114,32 @@ fn unix_stream_pair_and_drop_gives_eof() {
     });
 }
 
+/// The last bytes and the peer's shutdown arrive before the first read: the short read of
+/// the bytes must not put the reader to sleep past end of file (see `net_tcp.rs`).
+#[test]
+fn unix_stream_short_read_of_the_last_bytes_still_sees_eof() {
+    for settle in [false, true] {
+        current().block_on(async {
+            let (mut a, b) = UnixStream::pair().unwrap();
+            (&b).write_all(b"last bytes").await.unwrap();
+            b.shutdown(std::net::Shutdown::Write).unwrap();
+            if settle {
+                corio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let reads = async {
+                let mut buf = [0u8; 1024];
+                let n = a.read(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], b"last bytes");
+                a.read(&mut buf).await.unwrap()
+            };
+            let eof = corio::time::timeout(std::time::Duration::from_secs(10), reads)
+                .await
+                .expect("the read after the last short read never saw end of file");
+            assert_eq!(eof, 0, "settle = {settle}");
+        });
+    }
+}
+
 #[test]
 fn unix_stream_connect_to_a_missing_path_fails() {
     current().block_on(async {

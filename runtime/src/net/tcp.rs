@@ -204,7 +204,8 @@ macro_rules! stream_io {
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
-                $inner.poll_read_with(cx, &mut |mut s| s.read(buf))
+                let len = buf.len();
+                $inner.poll_stream_read(cx, len, &mut |mut s| s.read(buf))
             }
 
             fn poll_read_vectored(
@@ -213,7 +214,8 @@ macro_rules! stream_io {
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
-                $inner.poll_read_with(cx, &mut |mut s| s.read_vectored(bufs))
+                let len = bufs.iter().map(|b| b.len()).sum();
+                $inner.poll_stream_read(cx, len, &mut |mut s| s.read_vectored(bufs))
             }
         }
 
@@ -224,7 +226,7 @@ macro_rules! stream_io {
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
-                $inner.poll_write_with(cx, &mut |mut s| s.write(buf))
+                $inner.poll_stream_write(cx, buf.len(), &mut |mut s| s.write(buf))
             }
 
             fn poll_write_vectored(
@@ -233,7 +235,8 @@ macro_rules! stream_io {
                 bufs: &[IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
-                $inner.poll_write_with(cx, &mut |mut s| s.write_vectored(bufs))
+                let len = bufs.iter().map(|b| b.len()).sum();
+                $inner.poll_stream_write(cx, len, &mut |mut s| s.write_vectored(bufs))
             }
 
             /// A socket has no user-space buffer to flush.

@@ -18,6 +18,7 @@ const READABLE: EventFlags = EventFlags {
     writable: false,
     closed: false,
     error: false,
+    read_closed: false,
 };
 
 /// A read of the fake fd: succeeds once the kernel has put data in it. The fd's buffer is

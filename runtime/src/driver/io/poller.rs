@@ -12,16 +12,25 @@
 //! same epoll set in edge mode, which the wait reads only when it fired. Registration still
 //! goes through `polling` (`add`, `delete`), which keeps the epoll set and its keys; a
 //! registered source's event carries its key in `data`, exactly as `polling` sets it.
+//! Except that there `add` is our own `epoll_ctl`, with `polling`'s flags plus `EPOLLRDHUP`
+//! (which `polling` does not offer): the readiness record needs to know that a peer shut
+//! down, see [`REPORTS_READ_CLOSED`].
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-use polling::PollMode;
-
 use super::readiness::EventFlags;
 
 /// One `polling::Poller` (an epoll instance on Linux).
+/// Whether events say when a peer shut its sending side down (`EventFlags::read_closed`).
+/// Without it the short-transfer rule (`ScheduledIo::clear_after_short_transfer`) could put
+/// a reader at end of stream to sleep for good, so it is off.
+pub(crate) const REPORTS_READ_CLOSED: bool = cfg!(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+));
+
 #[derive(Debug)]
 pub(crate) struct Poller {
     inner: polling::Poller,
@@ -78,12 +87,23 @@ impl Poller {
     ///
     /// `fd` must be open, and must be [`delete`](Self::delete)d before it is closed.
     pub(crate) unsafe fn add(&self, fd: RawFd, key: usize) -> io::Result<()> {
+        #[cfg(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        // SAFETY: as below; the fd is deleted through `polling`, which only needs it in the
+        // epoll set.
+        return unsafe { fast::add(&self.inner, fd, key) };
+        #[cfg(not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )))]
         // SAFETY: the caller keeps `fd` open until it deletes it (our contract above is
         // polling's contract for `add`).
-        unsafe {
+        return unsafe {
             self.inner
-                .add_with_mode(fd, polling::Event::all(key), PollMode::Edge)
-        }
+                .add_with_mode(fd, polling::Event::all(key), polling::PollMode::Edge)
+        };
     }
 
     /// Removes `fd`; after this returns no `wait` reports it.
@@ -166,6 +186,9 @@ impl Events {
                 writable: ev.writable,
                 closed: ev.is_interrupt(),
                 error: ev.is_err().unwrap_or(false),
+                // `polling` does not report a peer's shutdown apart from readability; the
+                // short-transfer rule is off here (`REPORTS_READ_CLOSED`).
+                read_closed: ev.is_interrupt(),
             };
             (ev.key, flags)
         })
@@ -202,6 +225,34 @@ mod fast {
         eventfd: File,
         /// False once `epoll_pwait2` said ENOSYS (a kernel before 5.11).
         pwait2: AtomicBool,
+    }
+
+    /// Registers `fd` for both directions, edge-triggered, with `key` in `data`: what
+    /// `polling`'s `add_with_mode(fd, Event::all(key), PollMode::Edge)` does, plus
+    /// `EPOLLRDHUP`, so that events tell a peer's shutdown apart from new data.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be open, and must be deleted from `poller` before it is closed.
+    pub(super) unsafe fn add(poller: &polling::Poller, fd: i32, key: usize) -> io::Result<()> {
+        let flags = libc::EPOLLIN
+            | libc::EPOLLPRI
+            | libc::EPOLLRDHUP
+            | libc::EPOLLHUP
+            | libc::EPOLLERR
+            | libc::EPOLLOUT
+            | libc::EPOLLET;
+        let mut ev = libc::epoll_event {
+            events: flags as u32,
+            u64: key as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call; the fd's
+        // lifetime is the caller's contract.
+        let rc = unsafe { libc::epoll_ctl(poller.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     impl Wait {
@@ -342,6 +393,7 @@ mod fast {
                     writable: any(libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR),
                     closed: any(libc::EPOLLHUP),
                     error: any(libc::EPOLLERR),
+                    read_closed: any(libc::EPOLLRDHUP | libc::EPOLLHUP),
                 };
                 Some((key, flags))
             })

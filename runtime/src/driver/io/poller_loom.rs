@@ -11,6 +11,9 @@ use std::time::Duration;
 use super::readiness::EventFlags;
 use crate::loom::sync::{Condvar, Mutex};
 
+/// The model's events never report a peer's shutdown, so the short-transfer rule is off.
+pub(crate) const REPORTS_READ_CLOSED: bool = false;
+
 #[derive(Debug)]
 pub(crate) struct Poller {
     state: Mutex<State>,

@@ -15,12 +15,16 @@
 //! | [`CLOSED`] | the poller reported hang-up | driver event | any `WouldBlock` clear |
 //! | [`ERROR`] | the poller reported an error | driver event | any `WouldBlock` clear |
 //! | [`SHUTDOWN`] | the driver is gone | driver drop | never |
+//! | [`READ_CLOSED`] | the peer will send nothing more (`EPOLLRDHUP` or `EPOLLHUP`) | driver event | never |
 //! | `TICK_SHIFT..` | tick | +1 on every driver event for this source | never |
 //!
 //! `CLOSED` and `ERROR` always come with both `READABLE` and `WRITABLE`, so that whichever
 //! task waits learns about the condition from its next operation (a 0-byte read, `EPIPE`,
 //! `ECONNRESET`, the pending `SO_ERROR`). They are not sticky: a UDP socket reports `ERROR`
 //! once per ICMP error, and the `recv` that consumes the error leaves it not ready again.
+//! `READ_CLOSED` is sticky: a stream whose peer has shut down stays at end of file, and the
+//! short-transfer rule below must not put a reader at end of file to sleep (no edge would
+//! ever wake it).
 //!
 //! # Protocol
 //!
@@ -61,15 +65,17 @@ pub(crate) const CLOSED: usize = 1 << 2;
 pub(crate) const ERROR: usize = 1 << 3;
 /// The driver was dropped: no event will ever come again.
 pub(crate) const SHUTDOWN: usize = 1 << 4;
+/// The peer shut its sending side down: reads return what is left, then end of file.
+pub(crate) const READ_CLOSED: usize = 1 << 5;
 /// The bits a `WouldBlock` may clear (never `SHUTDOWN`).
 const CLEARABLE: usize = READABLE | WRITABLE | CLOSED | ERROR;
 /// The tick lives above the flag bits and wraps.
 const TICK_SHIFT: u32 = 8;
 const FLAG_MASK: usize = (1 << TICK_SHIFT) - 1;
 
-/// Five distinct single bits (so the masks are disjoint), all below the tick.
-const ALL_FLAGS: usize = READABLE | WRITABLE | CLOSED | ERROR | SHUTDOWN;
-const _: () = assert!(ALL_FLAGS.count_ones() == 5);
+/// Six distinct single bits (so the masks are disjoint), all below the tick.
+const ALL_FLAGS: usize = READABLE | WRITABLE | CLOSED | ERROR | SHUTDOWN | READ_CLOSED;
+const _: () = assert!(ALL_FLAGS.count_ones() == 6);
 const _: () = assert!((ALL_FLAGS & !FLAG_MASK) == 0);
 
 /// A direction of I/O; each has its own readiness bit and its own waiters.
@@ -102,6 +108,10 @@ impl Snapshot {
         self.0 & SHUTDOWN != 0
     }
 
+    pub(crate) fn is_read_closed(self) -> bool {
+        self.0 & READ_CLOSED != 0
+    }
+
     fn is_ready(self, dir: Direction) -> bool {
         self.0 & (dir.mask() | SHUTDOWN) != 0
     }
@@ -115,6 +125,7 @@ impl fmt::Debug for Snapshot {
             .field("closed", &(self.0 & CLOSED != 0))
             .field("error", &(self.0 & ERROR != 0))
             .field("shutdown", &self.is_shutdown())
+            .field("read_closed", &self.is_read_closed())
             .field("tick", &self.tick())
             .finish()
     }
@@ -151,6 +162,8 @@ pub(crate) struct EventFlags {
     pub(crate) writable: bool,
     pub(crate) closed: bool,
     pub(crate) error: bool,
+    /// `EPOLLRDHUP` or `EPOLLHUP`: the peer will send nothing more (see [`READ_CLOSED`]).
+    pub(crate) read_closed: bool,
 }
 
 impl EventFlags {
@@ -168,6 +181,9 @@ impl EventFlags {
         }
         if self.error {
             bits |= ERROR | READABLE | WRITABLE;
+        }
+        if self.read_closed {
+            bits |= READ_CLOSED | READABLE;
         }
         bits
     }
@@ -249,6 +265,20 @@ impl ScheduledIo {
         Poll::Pending
     }
 
+    /// Protocol step 6 for a stream socket whose read or write moved fewer bytes than asked
+    /// for: the kernel's receive queue is empty, or its send buffer full, just as a
+    /// `WouldBlock` would have said, so clear now and save the system call that would only
+    /// return `WouldBlock`. Also what lets a task whose peer is slower give the worker up
+    /// before its whole budget is spent. Not for a read at end of stream (`READ_CLOSED`):
+    /// the peer's shutdown was its last edge, so the next read must be tried, and it
+    /// returns 0. Not for datagram sockets, where a short read is one small datagram.
+    pub(crate) fn clear_after_short_transfer(&self, event: ReadyEvent) {
+        if event.dir == Direction::Read && event.snapshot.is_read_closed() {
+            return;
+        }
+        self.clear_readiness(event);
+    }
+
     /// Protocol step 6: the operation would block. Clears the direction (and the hang-up and
     /// error hints) unless an event arrived since `event` was read.
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
@@ -288,6 +318,7 @@ mod tests {
             writable,
             closed: false,
             error: false,
+            read_closed: false,
         }
     }
 
@@ -372,5 +403,53 @@ mod tests {
         }
         let n = Arc::new(AtomicUsize::new(0));
         (Waker::from(Arc::new(Count(n.clone()))), n)
+    }
+
+    #[test]
+    fn short_transfer_clears_like_would_block_but_never_past_end_of_stream() {
+        let io = ScheduledIo::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let ready = |io: &ScheduledIo, dir| match io
+            .poll_ready(&mut Context::from_waker(Waker::noop()), dir)
+        {
+            Poll::Ready(Ok(ev)) => Some(ev),
+            Poll::Ready(Err(e)) => panic!("{e}"),
+            Poll::Pending => None,
+        };
+        // A short read with no event since: the read direction sleeps, the write one not.
+        let ev = ready(&io, Direction::Read).expect("a new source starts readable");
+        io.clear_after_short_transfer(ev);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        assert!(ready(&io, Direction::Write).is_some());
+        // A short write likewise.
+        let ev = ready(&io, Direction::Write).unwrap();
+        io.clear_after_short_transfer(ev);
+        assert!(io.poll_ready(&mut cx, Direction::Write).is_pending());
+        // An event after the snapshot survives the clear (the tick rule).
+        let mut wake = Vec::new();
+        io.set_readiness(event(true, false), &mut wake);
+        let ev = ready(&io, Direction::Read).unwrap();
+        io.set_readiness(event(true, false), &mut wake);
+        io.clear_after_short_transfer(ev);
+        assert!(
+            ready(&io, Direction::Read).is_some(),
+            "newer readiness erased"
+        );
+        // The peer shut down: a short read of its last bytes must leave the source readable,
+        // and so must any later clear after a short read; a `WouldBlock` clear cannot happen
+        // at end of stream (the read returns 0), and READ_CLOSED survives it anyway.
+        io.set_readiness(
+            EventFlags {
+                read_closed: true,
+                ..event(false, false)
+            },
+            &mut wake,
+        );
+        let ev = ready(&io, Direction::Read).expect("a shutdown makes the source readable");
+        assert!(ev.snapshot.is_read_closed());
+        io.clear_after_short_transfer(ev);
+        let ev = ready(&io, Direction::Read).expect("put to sleep at end of stream");
+        io.clear_readiness(ev);
+        assert!(io.snapshot().is_read_closed(), "READ_CLOSED is sticky");
     }
 }
