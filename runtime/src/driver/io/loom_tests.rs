@@ -77,3 +77,62 @@ fn loom_io_event_during_waker_registration_is_not_lost() {
 fn loom_io_stale_would_block_does_not_clear_newer_event() {
     loom::model(|| run(false));
 }
+
+/// A read of up to `want` bytes from the fake fd's byte count.
+fn read_some(data: &Mutex<usize>, want: usize) -> io::Result<usize> {
+    let mut available = data.lock();
+    if *available == 0 {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let n = (*available).min(want);
+    *available -= n;
+    Ok(n)
+}
+
+/// The short-transfer rule: a read of 1 byte into a 2-byte buffer clears readiness without
+/// a `WouldBlock`. The second byte arrives (and its event fires) at any point around that
+/// clear: before the read, between the read and the clear, or after the clear. The reader
+/// must get both bytes; a lost wake-up is a deadlock loom reports.
+#[test]
+fn loom_io_short_read_clear_never_loses_the_next_event() {
+    loom::model(|| {
+        let (mut driver, handle) = Driver::new().unwrap();
+        // SAFETY: the stand-in poller has no fds to keep open.
+        let reg = unsafe { Registration::new(&handle, FD) }.unwrap();
+        let data = Arc::new(Mutex::new(1usize));
+        let driver_thread = loom::thread::spawn(move || {
+            driver.turn(None);
+            driver
+        });
+        let kernel = {
+            let (handle, data) = (handle.clone(), data.clone());
+            loom::thread::spawn(move || {
+                *data.lock() += 1;
+                handle.inner.poller.fire(FD, READABLE);
+            })
+        };
+        let mut got = 0;
+        while got < 2 {
+            got += block_on(poll_fn(|cx| loop {
+                let ev = match reg.io.poll_ready(cx, Direction::Read) {
+                    Poll::Ready(ev) => ev?,
+                    Poll::Pending => return Poll::Pending,
+                };
+                match read_some(&data, 2) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.io.clear_readiness(ev),
+                    Ok(n) => {
+                        if n < 2 {
+                            reg.io.clear_after_short_transfer(ev);
+                        }
+                        return Poll::Ready(Ok::<_, io::Error>(n));
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }))
+            .unwrap();
+        }
+        kernel.join().unwrap();
+        drop(driver_thread.join().unwrap());
+        drop(reg);
+    });
+}
