@@ -33,7 +33,7 @@ struct Inner {
 }
 
 struct Shared {
-    queue: VecDeque<Notified<NoSchedule>>,
+    queue: VecDeque<Notified<BlockingSchedule>>,
     threads: usize,
     idle: usize,
     /// Notifications sent to idle threads and not yet consumed.
@@ -45,15 +45,24 @@ struct Shared {
 /// Blocking tasks never yield (`BlockingTask` is always `Ready` on its first poll), so the
 /// task core never asks to re-schedule them; they are not in an owned list either: queued
 /// ones are cancelled by the pool's shutdown, running ones cannot be interrupted.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NoSchedule;
+///
+/// It carries the task's [`scheduler::InhibitAutoAdvance`] (current-thread runtimes) and
+/// drops it in `release`, which the task core calls only after the output is stored and
+/// the `JoinHandle` woken: dropped any earlier (with the closure), an idle paused runtime
+/// could see no blocking work and jump time past a `timeout` in the window before the
+/// `JoinHandle`'s wake-up. A task freed without completing drops it with the scheduler.
+#[derive(Debug)]
+pub(crate) struct BlockingSchedule {
+    inhibit: Mutex<Option<scheduler::InhibitAutoAdvance>>,
+}
 
-impl Schedule for NoSchedule {
+impl Schedule for BlockingSchedule {
     fn schedule(&self, _task: Notified<Self>) {
         unreachable!("a blocking task was re-scheduled; this is a corio bug")
     }
 
     fn release(&self, _task: &Task<Self>) -> Option<Task<Self>> {
+        drop(self.inhibit.lock().take());
         None
     }
 }
@@ -145,12 +154,21 @@ impl Drop for BlockingPool {
 impl Spawner {
     /// Step 1. `handle` becomes the current runtime on the pool thread, so the closure can
     /// spawn tasks.
-    pub(crate) fn spawn_blocking<F, R>(&self, handle: &scheduler::Handle, f: F) -> JoinHandle<R>
+    /// `inhibit` is held until the task completes (see [`BlockingSchedule`]).
+    pub(crate) fn spawn_blocking<F, R>(
+        &self,
+        handle: &scheduler::Handle,
+        f: F,
+        inhibit: Option<scheduler::InhibitAutoAdvance>,
+    ) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (notified, join) = task::unowned(BlockingTask(Some(f)), NoSchedule, Id::next());
+        let schedule = BlockingSchedule {
+            inhibit: Mutex::new(inhibit),
+        };
+        let (notified, join) = task::unowned(BlockingTask(Some(f)), schedule, Id::next());
         let inner = &self.inner;
         let mut shared = inner.shared.lock();
         if shared.shutdown {

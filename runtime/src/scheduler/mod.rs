@@ -75,12 +75,9 @@ impl Handle {
         match self {
             Handle::CurrentThread(_) => {
                 let guard = InhibitAutoAdvance::new(self.clone());
-                self.blocking().spawn_blocking(self, move || {
-                    let _guard = guard;
-                    f()
-                })
+                self.blocking().spawn_blocking(self, f, Some(guard))
             }
-            Handle::MultiThread(_) => self.blocking().spawn_blocking(self, f),
+            Handle::MultiThread(_) => self.blocking().spawn_blocking(self, f, None),
         }
     }
 
@@ -152,10 +149,11 @@ pub(crate) enum Context {
     MultiThread(multi_thread::Context),
 }
 
-/// Held by a blocking closure from its spawn until it is dropped (after running, or
-/// cancelled unrun): see [`Handle::spawn_blocking`].
+/// Held by a blocking task from its spawn until it completed and its `JoinHandle` was told
+/// (or it was cancelled unrun): see [`Handle::spawn_blocking`] and
+/// `blocking::pool::BlockingSchedule`.
 #[derive(Debug)]
-struct InhibitAutoAdvance(Handle);
+pub(crate) struct InhibitAutoAdvance(Handle);
 
 impl InhibitAutoAdvance {
     fn new(handle: Handle) -> InhibitAutoAdvance {
