@@ -139,29 +139,18 @@ impl<T> Async<T> {
         self.reg.poll_io(cx, Direction::Write, || op(io))
     }
 
-    /// One poll of a byte stream's read into buffers of `len` bytes in all: a shorter read
-    /// means the receive queue is empty (see `Registration::poll_stream_io`).
-    pub(crate) fn poll_stream_read(
+    /// One poll of a byte stream's read or write of `len` bytes in all: a shorter transfer
+    /// means the receive queue is empty or the send buffer full (see
+    /// `Registration::poll_stream_io`).
+    pub(crate) fn poll_stream_io(
         &self,
         cx: &mut Context<'_>,
+        dir: Direction,
         len: usize,
         op: &mut impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         let io = self.get_ref();
-        self.reg.poll_stream_io(cx, Direction::Read, len, || op(io))
-    }
-
-    /// One poll of a byte stream's write of `len` bytes: a shorter write means the send
-    /// buffer is full.
-    pub(crate) fn poll_stream_write(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        op: &mut impl FnMut(&T) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        let io = self.get_ref();
-        self.reg
-            .poll_stream_io(cx, Direction::Write, len, || op(io))
+        self.reg.poll_stream_io(cx, dir, len, || op(io))
     }
 
     fn poll_read_with_mut<R>(

@@ -205,7 +205,7 @@ macro_rules! stream_io {
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
                 let len = buf.len();
-                $inner.poll_stream_read(cx, len, &mut |mut s| s.read(buf))
+                $inner.poll_stream_io(cx, crate::driver::io::Direction::Read, len, &mut |mut s| s.read(buf))
             }
 
             fn poll_read_vectored(
@@ -215,7 +215,7 @@ macro_rules! stream_io {
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
                 let len = bufs.iter().map(|b| b.len()).sum();
-                $inner.poll_stream_read(cx, len, &mut |mut s| s.read_vectored(bufs))
+                $inner.poll_stream_io(cx, crate::driver::io::Direction::Read, len, &mut |mut s| s.read_vectored(bufs))
             }
         }
 
@@ -226,7 +226,7 @@ macro_rules! stream_io {
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
-                $inner.poll_stream_write(cx, buf.len(), &mut |mut s| s.write(buf))
+                $inner.poll_stream_io(cx, crate::driver::io::Direction::Write, buf.len(), &mut |mut s| s.write(buf))
             }
 
             fn poll_write_vectored(
@@ -236,7 +236,7 @@ macro_rules! stream_io {
             ) -> Poll<io::Result<usize>> {
                 let $s = &*self;
                 let len = bufs.iter().map(|b| b.len()).sum();
-                $inner.poll_stream_write(cx, len, &mut |mut s| s.write_vectored(bufs))
+                $inner.poll_stream_io(cx, crate::driver::io::Direction::Write, len, &mut |mut s| s.write_vectored(bufs))
             }
 
             /// A socket has no user-space buffer to flush.

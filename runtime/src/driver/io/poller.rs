@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use super::readiness::EventFlags;
 
-/// One `polling::Poller` (an epoll instance on Linux).
 /// Whether events say when a peer shut its sending side down (`EventFlags::read_closed`).
 /// Without it the short-transfer rule (`ScheduledIo::clear_after_short_transfer`) could put
 /// a reader at end of stream to sleep for good, so it is off.
@@ -31,6 +30,7 @@ pub(crate) const REPORTS_READ_CLOSED: bool = cfg!(all(
     any(target_arch = "x86_64", target_arch = "aarch64")
 ));
 
+/// One `polling::Poller` (an epoll instance on Linux).
 #[derive(Debug)]
 pub(crate) struct Poller {
     inner: polling::Poller,
@@ -91,8 +91,8 @@ impl Poller {
             target_os = "linux",
             any(target_arch = "x86_64", target_arch = "aarch64")
         ))]
-        // SAFETY: as below; the fd is deleted through `polling`, which only needs it in the
-        // epoll set.
+        // SAFETY: the caller keeps `fd` open until it deletes it (`fast::add`'s contract);
+        // `delete` goes through `polling`, which needs only that the fd is in the epoll set.
         return unsafe { fast::add(&self.inner, fd, key) };
         #[cfg(not(all(
             target_os = "linux",
