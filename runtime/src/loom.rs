@@ -23,6 +23,12 @@ pub(crate) mod common {
     /// only read for reporting, never to decide anything, so it is left out of the models
     /// to keep their state space small.
     pub(crate) type MetricU64 = std::sync::atomic::AtomicU64;
+
+    /// A progress hint (a worker's loop count, see `Remote::heartbeat`): stored and loaded
+    /// with `Relaxed`, it only tells a busy worker which sibling's queue to steal from, and a
+    /// steal is correct at any moment whatever the hint says (every queue is a
+    /// work-stealing deque), so it is left out of the models like a metric.
+    pub(crate) type HintUsize = std::sync::atomic::AtomicUsize;
 }
 
 #[cfg(not(loom))]

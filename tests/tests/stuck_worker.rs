@@ -75,3 +75,60 @@ fn io_keeps_flowing_while_a_worker_is_stuck() {
         "only {rounds} echo rounds in 1 s while one worker was stuck"
     );
 }
+
+/// Beyond Tokio: tasks queued on a worker that is stuck in a long poll run on the other
+/// worker even while that one is busy (busy workers never search for work, so only the
+/// rescue of a stalled sibling's queue moves them; in Tokio they wait for the stuck poll).
+#[test]
+fn tasks_behind_a_stuck_worker_run_while_the_other_is_busy() {
+    use std::sync::atomic::AtomicUsize;
+
+    const QUEUED: usize = 10;
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stuck_over = Arc::new(AtomicBool::new(false));
+    let ran_while_stuck = Arc::new(AtomicUsize::new(0));
+    let (ran, waited) = rt.block_on({
+        let (stop, stuck_over, ran_while_stuck) =
+            (stop.clone(), stuck_over.clone(), ran_while_stuck.clone());
+        async move {
+            // Work that keeps both workers busy: each always has a task to run next.
+            for _ in 0..4 {
+                let stop = stop.clone();
+                corio::spawn(async move {
+                    while !stop.load(SeqCst) {
+                        corio::task::yield_now().await;
+                    }
+                });
+            }
+            // A task queues a few small tasks on its own worker, then blocks that worker.
+            let ran = ran_while_stuck.clone();
+            corio::spawn(async move {
+                for _ in 0..QUEUED {
+                    let (stuck_over, ran) = (stuck_over.clone(), ran.clone());
+                    corio::spawn(async move {
+                        if !stuck_over.load(SeqCst) {
+                            ran.fetch_add(1, SeqCst);
+                        }
+                    });
+                }
+                std::thread::sleep(STUCK);
+                stuck_over.store(true, SeqCst);
+            });
+            let start = Instant::now();
+            while ran_while_stuck.load(SeqCst) < QUEUED && start.elapsed() < STUCK {
+                corio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (ran_while_stuck.load(SeqCst), start.elapsed())
+        }
+    });
+    stop.store(true, SeqCst);
+    assert_eq!(
+        ran, QUEUED,
+        "only {ran} of the {QUEUED} tasks queued behind the stuck worker ran while it was \
+         stuck (waited {waited:?})"
+    );
+}

@@ -34,9 +34,10 @@ use crate::loom::deque::{Injector, Steal, Stealer};
 use crate::loom::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
-use crate::loom::MetricU64;
+use crate::loom::{HintUsize, MetricU64};
 use crate::runtime::context;
 use crate::task::{Id, JoinHandle, Notified, OwnedTasks, Schedule, Task};
+use crate::util::cache_padded::CachePadded;
 use crate::util::try_lock::TryLock;
 
 mod idle;
@@ -85,6 +86,10 @@ pub(crate) struct Remote {
     lifo: LifoSlot<Arc<Handle>>,
     parker: Parker,
     metrics: WorkerMetrics,
+    /// The worker's loop count, stored every tick: a sibling that sees it unchanged for
+    /// [`worker::STALLED`] knows this worker is not running (descheduled by the OS, or in
+    /// a long poll) and takes half of its queue (`Context::rescue`).
+    heartbeat: CachePadded<HintUsize>,
 }
 
 impl MultiThread {
@@ -98,12 +103,13 @@ impl MultiThread {
         let mut remotes = Vec::with_capacity(n);
         let mut cores = Vec::with_capacity(n);
         for index in 0..n {
-            let (core, steal) = worker::Core::new(index);
+            let (core, steal) = worker::Core::new(index, n);
             remotes.push(Remote {
                 steal,
                 lifo: LifoSlot::new(),
                 parker: Parker::new(),
                 metrics: WorkerMetrics::default(),
+                heartbeat: CachePadded(HintUsize::new(0)),
             });
             cores.push(Mutex::new(Some(core)));
         }

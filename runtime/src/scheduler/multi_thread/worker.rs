@@ -34,6 +34,13 @@
 //!    if another thread holds it, fire the timers that are due, which have their own lock:
 //!    a holder descheduled by the OS mid-turn must not hold every timer up), with the core
 //!    in the context, so what the turn wakes joins this worker's run queue.
+//! 8. Rescue: at each maintenance a busy worker also looks at its siblings' heartbeats (a
+//!    loop count each stores every tick): one that has not moved for [`STALLED`] belongs
+//!    to a worker that is not running (descheduled by the OS, or in a long poll), and half
+//!    of its run queue and its LIFO slot move here. And at the periodic injector check, a
+//!    sibling's queue longer than this worker's by [`BACKLOG`] is halved before the
+//!    injector is asked (busy workers never search, so a backlog would otherwise wait for
+//!    its own worker).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -41,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use super::{Handle, Remote};
 use crate::loom::deque::{Steal, Stealer, Worker};
-use crate::loom::sync::atomic::{fence, Ordering::SeqCst};
+use crate::loom::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::loom::sync::Arc;
 use crate::loom::thread;
 use crate::runtime::context;
@@ -57,6 +64,14 @@ const MAX_LIFO_POLLS: u8 = 3;
 /// batch is at most 63 tasks, one block), which a sibling whose own queue ran dry takes half
 /// of before new tasks ([`Context::steal_backlog`]).
 const BACKLOG: usize = 64;
+
+/// A sibling whose loop count (`Remote::heartbeat`) has not moved for this long is not
+/// running: the OS descheduled it (three threads on two cores, or a vCPU the host took
+/// away) or it is inside one long poll. A busy worker then takes half of its queue at its
+/// next maintenance ([`Context::rescue`]). Short enough to matter against the 3-4 ms an OS
+/// time slice keeps a runnable thread waiting, long enough that a sibling between two
+/// ordinary polls is never mistaken for a stalled one.
+pub(super) const STALLED: Duration = Duration::from_micros(200);
 
 /// How soon a sleeping worker first checks on the running ones while any is running.
 const WATCHDOG: Duration = Duration::from_millis(2);
@@ -90,6 +105,8 @@ pub(crate) struct Core {
     polls: u64,
     steals: u64,
     busy_since: Instant,
+    /// Per sibling: its heartbeat when last seen to change, and when that was.
+    seen: Box<[(usize, Instant)]>,
 }
 
 /// The scheduler context of a worker thread.
@@ -100,7 +117,7 @@ pub(crate) struct Context {
 }
 
 impl Core {
-    pub(super) fn new(index: usize) -> (Box<Core>, Stealer<Task>) {
+    pub(super) fn new(index: usize, workers: usize) -> (Box<Core>, Stealer<Task>) {
         let run_queue = Worker::new_fifo();
         let steal = run_queue.stealer();
         let core = Box::new(Core {
@@ -118,6 +135,7 @@ impl Core {
             polls: 0,
             steals: 0,
             busy_since: Instant::now(),
+            seen: vec![(usize::MAX, Instant::now()); workers].into_boxed_slice(),
         });
         (core, steal)
     }
@@ -192,6 +210,7 @@ impl Context {
         core.busy_since = Instant::now();
         while !shared.shutdown.load(SeqCst) {
             core.tick = core.tick.wrapping_add(1);
+            self.remote().heartbeat.store(core.tick as usize, Relaxed);
             if core.tick % event_interval == 0 {
                 match self.maintenance(core) {
                     Some(c) => core = c,
@@ -253,6 +272,15 @@ impl Context {
         let shared = &self.handle.shared;
         if core.since_global >= global_interval {
             core.since_global = 0;
+            // A sibling's backlog (the tasks its driver turn woke) before new tasks: a busy
+            // worker refills its queue from the injector here every time, so while spawns
+            // keep coming its queue never runs dry and it never reaches `steal_backlog`
+            // below, and the sibling works through a millisecond's worth of timers alone.
+            // The injector still gives one task after it (fairness: a remote wake-up must
+            // not wait behind two workers taking turns at each other's queues).
+            if let Some(task) = self.steal_backlog(core) {
+                core.run_queue.push(task);
+            }
             let mut share = shared.inject.len() / shared.remotes.len() + 1;
             if core.woken_queued {
                 share = share.min(BACKLOG.saturating_sub(core.run_queue.len()).max(1));
@@ -286,8 +314,9 @@ impl Context {
         Some(task)
     }
 
-    /// A busy worker whose run queue ran dry takes half of a sibling's backlog, if one has
-    /// more than [`BACKLOG`] tasks queued, before it takes new tasks from the injector.
+    /// A busy worker takes half of a sibling's backlog, if one has more than [`BACKLOG`]
+    /// tasks queued beyond this worker's own, before it takes new tasks from the injector
+    /// (when its own queue ran dry, and at the periodic injector check).
     /// Such a backlog is work the sibling woke or spawned itself: after a driver turn that fired a
     /// millisecond's worth of timers, it is every one of them, and splitting it halves how
     /// late the last one runs. Busy workers do not search (step 1), so without this the
@@ -295,10 +324,11 @@ impl Context {
     fn steal_backlog(&self, core: &mut Core) -> Option<Task> {
         let shared = &self.handle.shared;
         let n = shared.remotes.len();
+        let mine = core.run_queue.len();
         let start = core.next_rand(n);
         for i in 0..n {
             let victim = (start + i) % n;
-            if victim == core.index || shared.remotes[victim].steal.len() <= BACKLOG {
+            if victim == core.index || shared.remotes[victim].steal.len() <= mine + BACKLOG {
                 continue;
             }
             if let Some(task) = self.steal_half(core, victim) {
@@ -447,7 +477,50 @@ impl Context {
             self.notify_if_needed();
         }
         self.flush_metrics(&mut core);
+        self.rescue(&mut core);
         Some(core)
+    }
+
+    /// Takes half of the run queue (and the LIFO slot) of every sibling that has not run
+    /// for [`STALLED`]: a worker the OS descheduled keeps its queue for a whole time slice
+    /// (3-4 ms; on two cores the thread that called `block_on` is often the one running
+    /// instead), and busy workers do not search, so without this a millisecond's worth of
+    /// timers that it fired just before waits for it. Work-stealing runtimes usually leave
+    /// this to idle workers, which never exist while spawns keep every worker busy.
+    fn rescue(&self, core: &mut Core) {
+        let shared = &self.handle.shared;
+        // `flush_metrics` just read the clock.
+        let now = core.busy_since;
+        for (victim, remote) in shared.remotes.iter().enumerate() {
+            if victim == core.index {
+                continue;
+            }
+            let beat = remote.heartbeat.load(Relaxed);
+            let seen = &mut core.seen[victim];
+            if beat != seen.0 {
+                *seen = (beat, now);
+                continue;
+            }
+            if now.duration_since(seen.1) < STALLED {
+                continue;
+            }
+            let before = core.run_queue.len();
+            if let Some(task) = steal_one(|| {
+                remote
+                    .steal
+                    .steal_batch_with_limit_and_pop(&core.run_queue, usize::MAX)
+            }) {
+                core.run_queue.push(task);
+            }
+            if let Some(task) = remote.lifo.take() {
+                core.run_queue.push(task);
+            }
+            let took = core.run_queue.len() - before;
+            if took > 0 {
+                core.steals += took as u64;
+                self.notify_if_needed();
+            }
+        }
     }
 
     fn flush_metrics(&self, core: &mut Core) {
