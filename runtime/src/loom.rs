@@ -143,6 +143,11 @@ mod imp {
             pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
                 MutexGuard(Some(self.0.lock().unwrap()))
             }
+
+            #[track_caller]
+            pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+                self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
+            }
         }
 
         impl<T: Default> Default for Mutex<T> {

@@ -34,9 +34,13 @@ impl Driver {
     /// Creates the driver and the handle that wakes it, with `clock`: `time::Clock::new()`
     /// (real time only) for multi-thread runtimes, `time::Clock::pausable(start_paused)` for
     /// current-thread ones.
-    pub(crate) fn with_clock(clock: time::Clock) -> std::io::Result<(Driver, Handle)> {
+    /// `timer_shards`: one per worker (see the time driver's "Shards").
+    pub(crate) fn with_clock(
+        clock: time::Clock,
+        timer_shards: usize,
+    ) -> std::io::Result<(Driver, Handle)> {
         let (io, io_handle) = io::Driver::new()?;
-        let (time_driver, time) = time::Driver::new(clock);
+        let (time_driver, time) = time::Driver::new(clock, timer_shards);
         Ok((
             Driver {
                 io,

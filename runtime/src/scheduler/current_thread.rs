@@ -87,7 +87,7 @@ impl CurrentThread {
         // Virtual time (`pause`, `start_paused`) is only for current-thread runtimes: with
         // one thread, "idle" is well defined, so time may jump to the next deadline.
         let clock = crate::driver::time::Clock::pausable(config.start_paused);
-        let (driver, driver_handle) = Driver::with_clock(clock)?;
+        let (driver, driver_handle) = Driver::with_clock(clock, 1)?;
         let handle = Arc::new(Handle {
             inject: Mutex::new(Inject {
                 queue: VecDeque::new(),

@@ -205,6 +205,8 @@ pub(crate) trait TimeDriverRef {
 pub(crate) struct TimerEntry<R: TimeDriverRef> {
     driver: R,
     deadline: StdInstant,
+    /// The wheel shard it registered in (meaningful while it is registered).
+    shard: usize,
     shared: TimerShared,
 }
 
@@ -214,6 +216,7 @@ impl<R: TimeDriverRef> TimerEntry<R> {
         TimerEntry {
             driver,
             deadline,
+            shard: 0,
             shared: TimerShared::new(),
         }
     }
@@ -233,8 +236,8 @@ impl<R: TimeDriverRef> TimerEntry<R> {
     }
 
     /// Polls for the deadline: steps 1 and 3 of the module protocol.
-    pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.into_ref().get_ref();
+    pub(crate) fn poll_elapsed(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.as_ref().get_ref();
         // Acquire pairs with the Release store of `Fired` (step 2).
         match this.shared.state(Ordering::Acquire) {
             State::Firing | State::Fired => Poll::Ready(()),
@@ -246,12 +249,17 @@ impl<R: TimeDriverRef> TimerEntry<R> {
                     Poll::Pending
                 }
             }
-            State::Idle => this.register(cx),
+            State::Idle => {
+                // SAFETY: `register` writes the `shard` field and moves nothing out of the
+                // pinned entry.
+                unsafe { self.as_mut().get_unchecked_mut() }.register(cx)
+            }
         }
     }
 
     #[cold]
-    fn register(&self, cx: &mut Context<'_>) -> Poll<()> {
+    fn register(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.shard = self.driver.time_handle().pick_shard();
         let time = self.driver.time_handle();
         if time.is_shutdown() {
             panic!("{}", super::SHUTDOWN_MESSAGE);
@@ -266,7 +274,7 @@ impl<R: TimeDriverRef> TimerEntry<R> {
         let tick = time.deadline_to_tick(self.deadline);
         // SAFETY: `self` is pinned (we got here through `Pin<&mut Self>`), and `Drop` removes
         // the entry from the wheel before the memory goes away.
-        match unsafe { time.register(NonNull::from(&self.shared), tick) } {
+        match unsafe { time.register(NonNull::from(&self.shared), tick, self.shard) } {
             Registration::Registered { unpark } => {
                 if unpark {
                     self.driver.unpark();
@@ -293,7 +301,8 @@ impl<R: TimeDriverRef> TimerEntry<R> {
                 let time = this.driver.time_handle();
                 let tick = time.deadline_to_tick(deadline);
                 // SAFETY: pinned and removed before drop, as in `register`.
-                let (waker, unpark) = unsafe { time.reregister(NonNull::from(&this.shared), tick) };
+                let (waker, unpark) =
+                    unsafe { time.reregister(NonNull::from(&this.shared), tick, this.shard) };
                 if unpark {
                     this.driver.unpark();
                 }
@@ -317,7 +326,7 @@ impl<R: TimeDriverRef> Drop for TimerEntry<R> {
             unsafe {
                 self.driver
                     .time_handle()
-                    .cancel(NonNull::from(&self.shared))
+                    .cancel(NonNull::from(&self.shared), self.shard)
             };
         }
     }

@@ -170,7 +170,7 @@ fn loom_shutdown_races_fire_and_cancel() {
 fn loom_time_inhibited_park_races_allow_auto_advance() {
     loom::model(|| {
         let (mut driver, handle) =
-            crate::driver::Driver::with_clock(Clock::pausable(true)).unwrap();
+            crate::driver::Driver::with_clock(Clock::pausable(true), 1).unwrap();
         let handle = Arc::new(handle);
         let time = handle.time.clone();
         let (count, waker) = counting();
@@ -194,6 +194,98 @@ fn loom_time_inhibited_park_races_allow_auto_advance() {
         }
         assert_eq!(wakes(&count), 1);
         assert_eq!(time.clock().now(), deadline);
+        drop(entry);
+    });
+}
+
+/// A driver handle for the sharded models: counts unparks.
+#[derive(Debug, Clone)]
+struct CountingDriver {
+    time: Arc<Handle>,
+    unparks: Arc<AtomicUsize>,
+}
+
+impl TimeDriverRef for CountingDriver {
+    fn time_handle(&self) -> &Handle {
+        &self.time
+    }
+    fn unpark(&self) {
+        self.unparks.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Two shards: the driver computes its wait from both (shard 0 holds a timer 5 s ahead)
+/// while another thread registers a timer 1 s ahead in shard 1. No lost wake-up: either
+/// the wait already covers the new timer or the registration unparks the driver.
+#[test]
+fn loom_register_in_another_shard_races_park() {
+    loom::model(|| {
+        let time = Arc::new(Handle::with_clock_and_shards(Clock::new(), 2));
+        let unparks = Arc::new(AtomicUsize::new(0));
+        let driver = CountingDriver {
+            time: time.clone(),
+            unparks: unparks.clone(),
+        };
+        let (_count, waker) = counting();
+        super::set_shard_hint(0);
+        let far = time.clock().now() + Duration::from_secs(5);
+        let mut far = Box::pin(TimerEntry::new(driver.clone(), far));
+        assert!(far
+            .as_mut()
+            .poll_elapsed(&mut Context::from_waker(&waker))
+            .is_pending());
+        let registrar = {
+            let driver = driver.clone();
+            thread::spawn(move || {
+                super::set_shard_hint(1);
+                let (_count, waker) = counting();
+                let near = driver.time.clock().now() + Duration::from_secs(1);
+                let mut near = Box::pin(TimerEntry::new(driver, near));
+                assert!(near
+                    .as_mut()
+                    .poll_elapsed(&mut Context::from_waker(&waker))
+                    .is_pending());
+                // Handed back registered: dropping it here would cancel it.
+                (near, _count)
+            })
+        };
+        let wait = time.park_timeout(None).expect("a timer is registered");
+        let near = registrar.join().unwrap();
+        assert!(
+            wait <= Duration::from_millis(1_001) || unparks.load(Ordering::SeqCst) > 0,
+            "the driver would sleep {wait:?} past a timer 1 s ahead without being unparked"
+        );
+        drop(near);
+        drop(far);
+    });
+}
+
+/// Two shards: the driver's holder fires every shard while the worker that owns shard 1
+/// fires its own (`process_without_driver`): the due entry fires exactly once.
+#[test]
+fn loom_holder_fire_races_owner_fire_of_its_shard() {
+    loom::model(|| {
+        let time = Arc::new(Handle::with_clock_and_shards(Clock::pausable(true), 2));
+        let (count, waker) = counting();
+        super::set_shard_hint(1);
+        let deadline = time.clock().now() + Duration::from_millis(1);
+        let mut entry = Box::pin(TimerEntry::new(ModelDriver(time.clone()), deadline));
+        assert!(entry
+            .as_mut()
+            .poll_elapsed(&mut Context::from_waker(&waker))
+            .is_pending());
+        time.clock().advance(Duration::from_millis(1));
+        let holder = {
+            let time = time.clone();
+            thread::spawn(move || {
+                super::set_shard_hint(0);
+                time.process();
+            })
+        };
+        time.process_without_driver();
+        holder.join().unwrap();
+        assert_eq!(wakes(&count), 1);
+        assert_eq!(time.num_registered(), 0);
         drop(entry);
     });
 }

@@ -4,8 +4,8 @@
 //! keep pending timers in the [`wheel`], tell the parking thread how long it may sleep, fire
 //! what has expired, and jump virtual time forward when a paused runtime goes idle.
 //!
-//! Pieces: [`Clock`] (real or virtual time), `wheel::Wheel` (the data structure, behind one
-//! lock), `entry::TimerEntry` (the pinned per-timer record and its state word; its module doc
+//! Pieces: [`Clock`] (real or virtual time), `wheel::Wheel` (the data structure; one per
+//! shard, each behind its own lock), `entry::TimerEntry` (the pinned per-timer record and its state word; its module doc
 //! has the entry protocol), `waker::AtomicWaker` (the entry's waker slot).
 //!
 //! Protocol of one park ([`super::Driver::park`]):
@@ -25,16 +25,31 @@
 //! `unpark = true` when its tick is earlier than `parked_until`; the caller then unparks the
 //! driver, which re-runs step 1 with the new deadline.
 //!
+//! Shards: a multi-thread runtime has one wheel per worker, and a timer registers in its
+//! thread's shard (a worker's own index; other threads take turns) and stays there until
+//! it fires or is cancelled. Why: with one lock, two workers first-polling thousands of
+//! timers a millisecond contended for it, and a contended `parking_lot` lock yields the CPU
+//! and then sleeps; on two cores shared with a spawning thread the waiter then lost a whole
+//! OS time slice (3-4 ms), the largest off-CPU cause in the 100,000-sleep benchmark. Steps 1
+//! and 3 visit every shard, one lock at a time: step 1 records each shard's own next tick as
+//! that shard's `parked_until` and sleeps until the earliest, so a registration earlier than
+//! the wake-up always unparks (it is earlier than its own shard's record too); one later
+//! than the wake-up but earlier than its shard's record unparks needlessly, which costs one
+//! extra turn.
+//!
 //! Shutdown ([`Handle::shutdown`]) sets a flag and empties the wheel without firing anything;
 //! the entries go back to `Idle` and their wakers are dropped (outside the lock).
 
+use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
 use std::task::Waker;
 use std::time::{Duration, Instant as StdInstant};
 
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::StaticAtomicU64;
+use crate::util::cache_padded::CachePadded;
 
 mod clock;
 mod entry;
@@ -54,6 +69,33 @@ pub(crate) use entry::{State, TimeDriverRef, TimerEntry};
 use entry::{TimerShared, MAX_TICK};
 use wheel::Wheel;
 
+crate::loom::thread_local! {
+    /// This thread's wheel shard, modulo the number of shards: a worker's index (set when
+    /// it starts), else a number handed out on first use.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static SHARD_HINT: Cell<usize> = Cell::new(usize::MAX);
+}
+
+/// Numbers for threads that are not workers (`block_on` callers, blocking threads).
+static NEXT_SHARD_HINT: StaticAtomicU64 = StaticAtomicU64::new(0);
+
+/// Worker `index` registers its timers in shard `index` (see "Shards" above).
+pub(crate) fn set_shard_hint(index: usize) {
+    let _ = SHARD_HINT.try_with(|h| h.set(index));
+}
+
+fn shard_hint() -> usize {
+    SHARD_HINT
+        .try_with(|h| {
+            if h.get() == usize::MAX {
+                // Relaxed: a unique-enough number, nothing to synchronize.
+                h.set(NEXT_SHARD_HINT.fetch_add(1, Ordering::Relaxed) as usize);
+            }
+            h.get()
+        })
+        .unwrap_or(0)
+}
+
 /// Expired timers woken per lock hold (see step 3).
 pub(crate) const WAKE_BATCH: usize = 32;
 
@@ -70,8 +112,9 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(clock: Clock) -> (Driver, Arc<Handle>) {
-        let handle = Arc::new(Handle::with_clock(clock));
+    /// `shards`: one per worker (see "Shards" above).
+    pub(crate) fn new(clock: Clock, shards: usize) -> (Driver, Arc<Handle>) {
+        let handle = Arc::new(Handle::with_clock_and_shards(clock, shards));
         (
             Driver {
                 handle: handle.clone(),
@@ -92,20 +135,25 @@ pub(crate) struct Handle {
     clock: Clock,
     /// Tick 0. Ticks are milliseconds of the clock's time since then.
     origin: StdInstant,
-    shared: Mutex<Shared>,
-    /// Set under the lock by `shutdown`; read without it by `process` and `park_timeout`.
+    shards: Box<[CachePadded<Shard>]>,
+    /// Set by `shutdown` before it locks any shard; read without it by `process` and `park_timeout`.
     is_shutdown: AtomicBool,
     /// Blocking closures in flight: while non-zero, paused time does not jump (step 1).
     inhibit_auto_advance: AtomicUsize,
-    /// The tick at which the driver's holder last began firing (step 3). A busy worker
-    /// fires in its place only once this lags ([`HOLDER_LAG`]): an active holder is left
-    /// alone, since two threads firing at once only fight over the lock.
-    holder_fired_at: AtomicU64,
 }
 
-/// Ticks after which a busy worker stops waiting for the driver's holder to fire timers
-/// ([`Handle::process_without_driver`]).
-const HOLDER_LAG: u64 = 1;
+/// Ticks after which a busy worker stops waiting for a sibling to fire the sibling's own
+/// shard and fires it itself ([`Handle::process_without_driver`]).
+const OWNER_LAG: u64 = 1;
+
+/// One wheel and what is known about its firing.
+struct Shard {
+    shared: Mutex<Shared>,
+    /// The latest tick at which some thread began a firing pass of this shard. Others leave
+    /// the shard alone while it is current (two threads firing one wheel only fight over
+    /// its lock), and fire it once it lags: its owner may be descheduled by the OS.
+    fired_at: AtomicU64,
+}
 
 #[derive(Debug)]
 struct Shared {
@@ -135,17 +183,29 @@ impl Handle {
 
     /// A time driver on `clock` (current-thread runtimes pass [`Clock::pausable`]).
     pub(crate) fn with_clock(clock: Clock) -> Self {
+        Handle::with_clock_and_shards(clock, 1)
+    }
+
+    /// A time driver with `shards` wheels (at least one).
+    pub(crate) fn with_clock_and_shards(clock: Clock, shards: usize) -> Self {
         let origin = clock.origin();
+        let shards = (0..shards.max(1))
+            .map(|_| {
+                CachePadded(Shard {
+                    shared: Mutex::new(Shared {
+                        wheel: Wheel::new(),
+                        parked_until: None,
+                    }),
+                    fired_at: AtomicU64::new(0),
+                })
+            })
+            .collect();
         Handle {
             clock,
             origin,
-            shared: Mutex::new(Shared {
-                wheel: Wheel::new(),
-                parked_until: None,
-            }),
+            shards,
             is_shutdown: AtomicBool::new(false),
             inhibit_auto_advance: AtomicUsize::new(0),
-            holder_fired_at: AtomicU64::new(0),
         }
     }
 
@@ -189,13 +249,31 @@ impl Handle {
         u64::try_from(millis).unwrap_or(MAX_TICK).min(MAX_TICK)
     }
 
-    /// Inserts an `Idle` entry at `tick` and marks it `Registered` (or `Fired`).
+    /// The shard this thread registers its timers in.
+    pub(crate) fn pick_shard(&self) -> usize {
+        match self.shards.len() {
+            1 => 0,
+            n => shard_hint() % n,
+        }
+    }
+
+    fn shard(&self, shard: usize) -> &Mutex<Shared> {
+        &self.shards[shard].shared
+    }
+
+    /// Inserts an `Idle` entry at `tick` in `shard` and marks it `Registered` (or `Fired`).
     ///
     /// # Safety
     /// `entry` is pinned, `Idle`, and stays alive until it is cancelled through
-    /// [`Handle::cancel`] or observed `Fired` or `Idle` (the entry protocol, step 4).
-    pub(crate) unsafe fn register(&self, entry: NonNull<TimerShared>, tick: u64) -> Registration {
-        let mut shared = self.shared.lock();
+    /// [`Handle::cancel`] (with the same `shard`) or observed `Fired` or `Idle` (the entry
+    /// protocol, step 4).
+    pub(crate) unsafe fn register(
+        &self,
+        entry: NonNull<TimerShared>,
+        tick: u64,
+        shard: usize,
+    ) -> Registration {
+        let mut shared = self.shard(shard).lock();
         if self.is_shutdown.load(Ordering::Relaxed) {
             return Registration::Shutdown;
         }
@@ -208,13 +286,15 @@ impl Handle {
     /// driver.
     ///
     /// # Safety
-    /// As for [`Handle::register`], except that the entry may be in any state.
+    /// As for [`Handle::register`], except that the entry may be in any state; if it is
+    /// registered, it is in `shard`.
     pub(crate) unsafe fn reregister(
         &self,
         entry: NonNull<TimerShared>,
         tick: u64,
+        shard: usize,
     ) -> (Option<Waker>, bool) {
-        let mut shared = self.shared.lock();
+        let mut shared = self.shard(shard).lock();
         // SAFETY: the entry is live (contract).
         let this = unsafe { entry.as_ref() };
         // Relaxed: under the lock, which orders us after every transition but the owner's.
@@ -238,9 +318,9 @@ impl Handle {
     /// Removes a registered entry from the wheel (it goes `Idle`); does nothing if it fired.
     ///
     /// # Safety
-    /// `entry` is live and was registered with this handle.
-    pub(crate) unsafe fn cancel(&self, entry: NonNull<TimerShared>) {
-        let mut shared = self.shared.lock();
+    /// `entry` is live and was registered with this handle, in `shard`.
+    pub(crate) unsafe fn cancel(&self, entry: NonNull<TimerShared>, shard: usize) {
+        let mut shared = self.shard(shard).lock();
         // SAFETY: live (contract).
         let this = unsafe { entry.as_ref() };
         if let State::Registered(_) = this.state(Ordering::Relaxed) {
@@ -255,12 +335,20 @@ impl Handle {
         if self.is_shutdown() {
             return timeout;
         }
-        let mut shared = self.shared.lock();
-        let Some(next) = shared.wheel.next_deadline() else {
-            shared.parked_until = Some(u64::MAX);
+        // Each shard records its own next tick (see "Shards" above).
+        let next = self
+            .shards
+            .iter()
+            .filter_map(|shard| {
+                let mut shared = shard.shared.lock();
+                let next = shared.wheel.next_deadline();
+                shared.parked_until = Some(next.unwrap_or(u64::MAX));
+                next
+            })
+            .min();
+        let Some(next) = next else {
             return timeout;
         };
-        shared.parked_until = Some(next);
         let next_offset = Duration::from_millis(next);
         if self.clock.is_paused() {
             if self.inhibit_auto_advance.load(Ordering::SeqCst) > 0 {
@@ -280,18 +368,22 @@ impl Handle {
         Some(timeout.map_or(until, |t| t.min(until)))
     }
 
-    /// Step 3: fires every timer whose tick has come.
+    /// Step 3: fires every timer whose tick has come: in this thread's own shard, in every
+    /// shard no one began firing at this tick, and in the others if their lock is free.
     pub(crate) fn process(&self) {
         self.fire_expired(true);
     }
 
-    /// Fires every timer whose tick has come, for a busy worker that could not take the
-    /// driver: the driver's holder may be parked, or descheduled by the OS in the middle of
-    /// its turn, and timers must not wait for it. `parked_until` stays as it is, so that a
-    /// registration earlier than the holder's wait still unparks it. Only when the holder
-    /// has not fired for [`HOLDER_LAG`] ticks: while it keeps up, a second thread firing at
-    /// once would only contend for the wheel's lock (measured: with 2,000 timers due per
-    /// millisecond, p99 lateness 17-40 ms without the filter, 13-22 ms with it).
+    /// Fires the timers of this thread's own shard whose tick has come, for a busy worker
+    /// that could not take the driver, and those of a sibling's shard that no one began
+    /// firing for [`OWNER_LAG`] ticks: the driver's holder may be parked, or a sibling
+    /// descheduled by the OS in the middle of its turn, and timers must not wait for it.
+    /// `parked_until` stays as it is, so that a registration earlier than the holder's wait
+    /// still unparks it. Each worker firing its own shard, rather than the driver's holder
+    /// firing all of them, splits 2,000 firings a millisecond between the workers, with no
+    /// lock shared in the common case; a second thread firing a shard that is being fired
+    /// would only contend for its lock (measured with one wheel: p99 lateness 17-40 ms
+    /// without the lag filter, 13-22 ms with it).
     pub(crate) fn process_without_driver(&self) {
         self.fire_expired(false);
     }
@@ -301,18 +393,43 @@ impl Handle {
             return;
         }
         let now = self.now_tick();
-        if holds_driver {
-            // Relaxed: a heuristic; a stale value only makes a busy worker fire or skip once.
-            self.holder_fired_at.store(now, Ordering::Relaxed);
-        } else if now.saturating_sub(self.holder_fired_at.load(Ordering::Relaxed)) < HOLDER_LAG {
-            return;
+        let own = self.pick_shard();
+        for (i, shard) in self.shards.iter().enumerate() {
+            // Relaxed: a heuristic; a stale value only makes a thread fire or skip once.
+            let current = shard.fired_at.load(Ordering::Relaxed) >= now;
+            let lagging = now.saturating_sub(shard.fired_at.load(Ordering::Relaxed)) >= OWNER_LAG;
+            let guard = if (!current && (i == own || holds_driver)) || lagging {
+                shard.shared.lock()
+            } else if i == own || holds_driver {
+                // Someone began firing it at this tick: help only if its lock is free (the
+                // pass is over, or between batches).
+                match shard.shared.try_lock() {
+                    Some(guard) => guard,
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            shard.fired_at.fetch_max(now, Ordering::Relaxed);
+            self.fire_shard(&shard.shared, guard, now, holds_driver);
         }
+    }
+
+    /// Fires `shard`'s expired timers, `guard` being its lock (released while waking).
+    fn fire_shard<'a>(
+        &self,
+        shard: &'a Mutex<Shared>,
+        guard: MutexGuard<'a, Shared>,
+        now: u64,
+        holds_driver: bool,
+    ) {
         let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
+        let mut guard = Some(guard);
         loop {
             let mut n = 0;
             let mut done = false;
             {
-                let mut shared = self.shared.lock();
+                let mut shared = guard.take().unwrap_or_else(|| shard.lock());
                 if holds_driver {
                     shared.parked_until = None;
                 }
@@ -339,13 +456,20 @@ impl Handle {
 
     /// Empties the wheel without firing anything; later registrations fail. Idempotent.
     pub(crate) fn shutdown(&self) {
+        // Release pairs with the Acquire in `is_shutdown`. Stored before any shard is
+        // locked: a registration that takes a shard's lock after we emptied it sees it.
+        self.is_shutdown.store(true, Ordering::Release);
+        for shard in self.shards.iter() {
+            Handle::shutdown_shard(&shard.shared);
+        }
+    }
+
+    fn shutdown_shard(shard: &Mutex<Shared>) {
         let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
         loop {
             let mut n = 0;
             {
-                let mut shared = self.shared.lock();
-                // Release pairs with the Acquire in `is_shutdown`.
-                self.is_shutdown.store(true, Ordering::Release);
+                let mut shared = shard.lock();
                 while n < WAKE_BATCH {
                     let Some(entry) = shared.wheel.pop_any() else {
                         break;
@@ -366,7 +490,10 @@ impl Handle {
 
     /// How many timers are registered (`Debug`, tests).
     pub(crate) fn num_registered(&self) -> usize {
-        self.shared.lock().wheel.len()
+        self.shards
+            .iter()
+            .map(|s| s.shared.lock().wheel.len())
+            .sum()
     }
 }
 

@@ -99,7 +99,7 @@ impl MultiThread {
     ) -> std::io::Result<(MultiThread, Arc<Handle>)> {
         let n = config.worker_threads.max(1);
         // A real clock: time cannot be paused with several workers (see `time::pause`).
-        let (driver, driver_handle) = Driver::with_clock(crate::driver::time::Clock::new())?;
+        let (driver, driver_handle) = Driver::with_clock(crate::driver::time::Clock::new(), n)?;
         let mut remotes = Vec::with_capacity(n);
         let mut cores = Vec::with_capacity(n);
         for index in 0..n {

@@ -174,6 +174,8 @@ fn run(handle: Arc<Handle>, index: usize) {
     if let Some(f) = &handle.config.on_thread_start {
         f();
     }
+    // Timers this worker's tasks register go to its own wheel shard.
+    crate::driver::time::set_shard_hint(index);
     let sched_handle = scheduler::Handle::MultiThread(handle.clone());
     {
         let _enter = context::enter_runtime(&sched_handle);
