@@ -348,7 +348,8 @@ impl Context {
                 .steal
                 .steal_batch_and_pop(&core.run_queue)
         })?;
-        core.steals += 1 + (core.run_queue.len() - before) as u64;
+        // Saturating: a sibling may steal from our queue meanwhile (its length can drop).
+        core.steals += 1 + core.run_queue.len().saturating_sub(before) as u64;
         Some(task)
     }
 
@@ -517,7 +518,8 @@ impl Context {
             if let Some(task) = remote.lifo.take() {
                 core.run_queue.push(task);
             }
-            let took = core.run_queue.len() - before;
+            // Saturating: a sibling may steal from our queue meanwhile.
+            let took = core.run_queue.len().saturating_sub(before);
             if took > 0 {
                 core.steals += took as u64;
                 self.notify_if_needed();
