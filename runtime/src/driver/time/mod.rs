@@ -5,8 +5,9 @@
 //! what has expired, and jump virtual time forward when a paused runtime goes idle.
 //!
 //! Pieces: [`Clock`] (real or virtual time), `wheel::Wheel` (the data structure; one per
-//! shard, each behind its own lock), `entry::TimerEntry` (the pinned per-timer record and its state word; its module doc
-//! has the entry protocol), `waker::AtomicWaker` (the entry's waker slot).
+//! shard, each behind its own lock), `entry::TimerEntry` (the pinned per-timer record and
+//! its state word; its module doc has the entry protocol), `waker::AtomicWaker` (the
+//! entry's waker slot).
 //!
 //! Protocol of one park ([`super::Driver::park`]):
 //! 1. [`Handle::park_timeout`] shortens the caller's time-out to the next slot start of the
@@ -27,15 +28,19 @@
 //!
 //! Shards: a multi-thread runtime has one wheel per worker, and a timer registers in its
 //! thread's shard (a worker's own index; other threads take turns) and stays there until
-//! it fires or is cancelled. Why: with one lock, two workers first-polling thousands of
-//! timers a millisecond contended for it, and a contended `parking_lot` lock yields the CPU
-//! and then sleeps; on two cores shared with a spawning thread the waiter then lost a whole
-//! OS time slice (3-4 ms), the largest off-CPU cause in the 100,000-sleep benchmark. Steps 1
-//! and 3 visit every shard, one lock at a time: step 1 records each shard's own next tick as
-//! that shard's `parked_until` and sleeps until the earliest, so a registration earlier than
-//! the wake-up always unparks (it is earlier than its own shard's record too); one later
-//! than the wake-up but earlier than its shard's record unparks needlessly, which costs one
-//! extra turn.
+//! it fires or is cancelled; each busy worker fires its own shard (see
+//! [`Handle::process_without_driver`]). Why: with one wheel, one thread fired 2,000 timers a
+//! millisecond in the 100,000-sleep benchmark while both workers' registrations contended
+//! for its lock (a contended `parking_lot` lock yields and then sleeps, and on two cores
+//! shared with a spawning thread a sleeper lost a 3-4 ms OS time slice). Sharding with one
+//! firer was measured worse; splitting the firing is what lowered the tail. Step 1 visits
+//! every shard, one lock at a time, records each shard's own next tick as that shard's
+//! `parked_until` and sleeps until the earliest, so a registration earlier than the
+//! wake-up always unparks (it is earlier than its own shard's record too); one later than
+//! the wake-up but earlier than its shard's record unparks needlessly (one extra turn).
+//! Step 3 skips a shard whose lock is busy if someone began firing it at this tick; its
+//! stale `parked_until` can only cause such a needless unpark, and its due timers keep the
+//! next step 1's wait at zero.
 //!
 //! Shutdown ([`Handle::shutdown`]) sets a flag and empties the wheel without firing anything;
 //! the entries go back to `Idle` and their wakers are dropped (outside the lock).
@@ -136,7 +141,8 @@ pub(crate) struct Handle {
     /// Tick 0. Ticks are milliseconds of the clock's time since then.
     origin: StdInstant,
     shards: Box<[CachePadded<Shard>]>,
-    /// Set by `shutdown` before it locks any shard; read without it by `process` and `park_timeout`.
+    /// Set by `shutdown` before it locks any shard; read without a lock by `process` and
+    /// `park_timeout`.
     is_shutdown: AtomicBool,
     /// Blocking closures in flight: while non-zero, paused time does not jump (step 1).
     inhibit_auto_advance: AtomicUsize,
@@ -396,8 +402,9 @@ impl Handle {
         let own = self.pick_shard();
         for (i, shard) in self.shards.iter().enumerate() {
             // Relaxed: a heuristic; a stale value only makes a thread fire or skip once.
-            let current = shard.fired_at.load(Ordering::Relaxed) >= now;
-            let lagging = now.saturating_sub(shard.fired_at.load(Ordering::Relaxed)) >= OWNER_LAG;
+            let fired_at = shard.fired_at.load(Ordering::Relaxed);
+            let current = fired_at >= now;
+            let lagging = now.saturating_sub(fired_at) >= OWNER_LAG;
             let guard = if (!current && (i == own || holds_driver)) || lagging {
                 shard.shared.lock()
             } else if i == own || holds_driver {

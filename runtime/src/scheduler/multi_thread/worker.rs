@@ -73,6 +73,10 @@ const BACKLOG: usize = 64;
 /// ordinary polls is never mistaken for a stalled one.
 pub(super) const STALLED: Duration = Duration::from_micros(200);
 
+/// The most tasks one steal from a sibling moves (crossbeam-deque's own batch limit), except
+/// in a rescue, which takes half however many that is.
+const STEAL_BATCH: usize = 32;
+
 /// How soon a sleeping worker first checks on the running ones while any is running.
 const WATCHDOG: Duration = Duration::from_millis(2);
 
@@ -340,13 +344,19 @@ impl Context {
         None
     }
 
-    /// Takes about half of `victim`'s run queue into ours and returns one of the tasks.
+    /// Takes about half of `victim`'s run queue (at most [`STEAL_BATCH`] tasks) into ours
+    /// and returns one of the tasks.
     fn steal_half(&self, core: &mut Core, victim: usize) -> Option<Task> {
+        self.steal_half_up_to(core, victim, STEAL_BATCH)
+    }
+
+    /// As [`Context::steal_half`], at most `limit` tasks.
+    fn steal_half_up_to(&self, core: &mut Core, victim: usize, limit: usize) -> Option<Task> {
         let before = core.run_queue.len();
         let task = steal_one(|| {
             self.handle.shared.remotes[victim]
                 .steal
-                .steal_batch_and_pop(&core.run_queue)
+                .steal_batch_with_limit_and_pop(&core.run_queue, limit)
         })?;
         // Saturating: a sibling may steal from our queue meanwhile (its length can drop).
         core.steals += 1 + core.run_queue.len().saturating_sub(before) as u64;
@@ -494,10 +504,11 @@ impl Context {
         let shared = &self.handle.shared;
         // `flush_metrics` just read the clock.
         let now = core.busy_since;
-        for (victim, remote) in shared.remotes.iter().enumerate() {
+        for victim in 0..shared.remotes.len() {
             if victim == core.index {
                 continue;
             }
+            let remote = &shared.remotes[victim];
             let beat = remote.heartbeat.load(Relaxed);
             let seen = &mut core.seen[victim];
             if beat != seen.0 {
@@ -507,21 +518,17 @@ impl Context {
             if now.duration_since(seen.1) < STALLED {
                 continue;
             }
-            let before = core.run_queue.len();
-            if let Some(task) = steal_one(|| {
-                remote
-                    .steal
-                    .steal_batch_with_limit_and_pop(&core.run_queue, usize::MAX)
-            }) {
+            let mut took = false;
+            if let Some(task) = self.steal_half_up_to(core, victim, usize::MAX) {
                 core.run_queue.push(task);
+                took = true;
             }
             if let Some(task) = remote.lifo.take() {
                 core.run_queue.push(task);
+                core.steals += 1;
+                took = true;
             }
-            // Saturating: a sibling may steal from our queue meanwhile.
-            let took = core.run_queue.len().saturating_sub(before);
-            if took > 0 {
-                core.steals += took as u64;
+            if took {
                 self.notify_if_needed();
             }
         }
