@@ -84,6 +84,7 @@ impl Poller {
     }
 
     /// The kernel's side: `fd` had an edge.
+    #[cfg(test)]
     pub(crate) fn fire(&self, fd: RawFd, flags: EventFlags) {
         let mut state = self.state.lock();
         let keys: Vec<usize> = state
