@@ -44,6 +44,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::{Handle, Remote};
@@ -192,13 +193,49 @@ fn run(handle: Arc<Handle>, index: usize) {
             let scheduler::Context::MultiThread(cx) = &cx else {
                 unreachable!()
             };
-            cx.run(core)
+            abort_on_scheduler_panic(index, || cx.run(core));
         });
     }
     if let Some(f) = &handle.config.on_thread_stop {
         f();
     }
 }
+
+/// Runs the worker loop and aborts the process if it unwinds.
+///
+/// Such a panic is a bug in corio's own code: polls, and the destructors and wakers they
+/// reach, run under `catch_unwind` in the task harness. A worker thread that ended there
+/// would strand the tasks in its run queue and LIFO slot and keep its place on the idle
+/// list, so the program (or test) would hang with no word of why. The message goes to the
+/// process's stderr directly: the test harness captures `eprintln!` and the panic hook's
+/// output, and would lose both with the aborted process.
+fn abort_on_scheduler_panic(index: usize, f: impl FnOnce()) {
+    // Under loom a panic already fails the model, with its message.
+    if cfg!(loom) {
+        return f();
+    }
+    let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) else {
+        return;
+    };
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic payload that is not a string)");
+    let _ = writeln!(
+        std::io::stderr(),
+        "corio: worker thread {index} panicked in the scheduler, outside any task: {what}\n\
+         corio: this is a bug in corio, not in your code. Aborting, because the tasks queued \
+         on that worker would otherwise never run; please report it with this message and \
+         the output of a run with RUST_BACKTRACE=1."
+    );
+    std::process::abort();
+}
+
+/// Test-only fault: set, the next maintenance panics (`abort_on_scheduler_panic`'s test).
+#[cfg(all(test, not(loom)))]
+pub(super) static INJECT_SCHEDULER_PANIC: crate::loom::StaticAtomicU64 =
+    crate::loom::StaticAtomicU64::new(0);
 
 impl Context {
     pub(super) fn handle(&self) -> &Arc<Handle> {
@@ -463,6 +500,10 @@ impl Context {
     /// Every `event_interval` ticks: turn the driver without blocking (if free), publish
     /// counters. Returns `None` if the core was handed away meanwhile.
     fn maintenance(&self, mut core: Box<Core>) -> Option<Box<Core>> {
+        #[cfg(all(test, not(loom)))]
+        if INJECT_SCHEDULER_PANIC.load(Relaxed) != 0 {
+            panic!("injected scheduler fault");
+        }
         let shared = &self.handle.shared;
         // The core is in the context during the turn, so the tasks it wakes (expired timers,
         // ready sockets) go to the back of this worker's run queue, which the injector check
@@ -664,5 +705,85 @@ impl fmt::Debug for Context {
         f.debug_struct("multi_thread::Context")
             .field("index", &self.index)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::INJECT_SCHEDULER_PANIC;
+
+    const CHILD: &str = "CORIO_SCHEDULER_PANIC_CHILD";
+    const CHILD_TEST: &str =
+        "scheduler::multi_thread::worker::tests::child_runtime_hits_a_scheduler_fault";
+
+    /// Runs in the child process only (in the parent's own run it returns at once): makes
+    /// every worker's next maintenance panic, then waits for tasks that keep the workers
+    /// ticking. Without the abort this hangs (both workers die, their tasks never run).
+    #[test]
+    fn child_runtime_hits_a_scheduler_fault() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        let rt = crate::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        INJECT_SCHEDULER_PANIC.store(1, std::sync::atomic::Ordering::Relaxed);
+        rt.block_on(async {
+            let hs: Vec<_> = (0..64)
+                .map(|_| {
+                    crate::spawn(async {
+                        for _ in 0..1_000 {
+                            crate::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        });
+        println!("CHILD FINISHED");
+    }
+
+    #[test]
+    fn a_panic_in_the_scheduler_aborts_with_a_message_instead_of_hanging() {
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let mut child = Command::new(exe)
+            .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the test binary as a child");
+        // Generous: the child needs milliseconds; a hang is what the abort prevents.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the child hung: a worker that panicked in the scheduler did not abort");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !status.success(),
+            "the child should abort; stdout: {stdout}"
+        );
+        assert!(!stdout.contains("CHILD FINISHED"), "stdout: {stdout}");
+        assert!(
+            stderr
+                .contains("panicked in the scheduler, outside any task: injected scheduler fault")
+                && stderr.contains("this is a bug in corio"),
+            "stderr: {stderr}"
+        );
     }
 }
