@@ -93,10 +93,9 @@ mod imp {
         pub(crate) use std::hint::spin_loop;
     }
 
-    /// Work-stealing queues: crossbeam-deque itself outside loom. (The injector is corio's
-    /// own, written against this shim: `scheduler::multi_thread::inject`.)
+    /// Work-stealing queues: crossbeam-deque itself outside loom.
     pub(crate) mod deque {
-        pub(crate) use crossbeam_deque::{Steal, Stealer, Worker};
+        pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
     }
 
     /// The number of CPUs, the default worker count.
@@ -222,10 +221,9 @@ mod imp {
         pub(crate) use loom::hint::spin_loop;
     }
 
-    /// A loom-visible stand-in for crossbeam-deque's worker queues: a locked `VecDeque` with
-    /// the same API, so the scheduler's use of the queues (not crossbeam's internals, which
-    /// are tested upstream) is model-checked. The injector needs no stand-in: it is corio's
-    /// own and built on this shim (`scheduler::multi_thread::inject`).
+    /// A loom-visible stand-in for crossbeam-deque: a locked `VecDeque` with the same API,
+    /// so the scheduler's use of the queues (not crossbeam's internals, which are tested
+    /// upstream) is model-checked.
     pub(crate) mod deque {
         use std::collections::VecDeque;
 
@@ -300,6 +298,44 @@ mod imp {
         }
 
         impl<T> Stealer<T> {
+            pub(crate) fn steal_batch_with_limit_and_pop(
+                &self,
+                dest: &Worker<T>,
+                limit: usize,
+            ) -> Steal<T> {
+                steal_batch(&self.inner, dest, limit)
+            }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.inner.lock().unwrap().is_empty()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.inner.lock().unwrap().len()
+            }
+        }
+
+        #[derive(Debug)]
+        pub(crate) struct Injector<T> {
+            inner: Mutex<VecDeque<T>>,
+        }
+
+        impl<T> Injector<T> {
+            pub(crate) fn new() -> Self {
+                Self {
+                    inner: Mutex::new(VecDeque::new()),
+                }
+            }
+            pub(crate) fn push(&self, task: T) {
+                self.inner.lock().unwrap().push_back(task);
+            }
+            pub(crate) fn steal(&self) -> Steal<T> {
+                match self.inner.lock().unwrap().pop_front() {
+                    Some(t) => Steal::Success(t),
+                    None => Steal::Empty,
+                }
+            }
+            pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
+                self.steal_batch_with_limit_and_pop(dest, usize::MAX)
+            }
             pub(crate) fn steal_batch_with_limit_and_pop(
                 &self,
                 dest: &Worker<T>,

@@ -53,14 +53,7 @@ pub(super) struct Vtable {
     pub(super) shutdown: unsafe fn(NonNull<Header>),
 }
 
-/// Aligned to 128 bytes (two cache lines, the pair x86's adjacent-line prefetcher moves) so
-/// that no two tasks share a line: tasks allocated one after another by a spawning thread end
-/// up on different workers, and each poll writes the task's state word and future. Unaligned,
-/// neighbours polled on two workers bounced their shared line between the cores:
-/// `yield_many`-shaped loops (200 tasks yielding 1,000 times) took 12.0-12.6 ms against
-/// 10.5-11.5 ms aligned, with `perf annotate` putting the difference on the first load of the
-/// future's state. Tokio aligns its task cell the same way.
-#[repr(C, align(128))]
+#[repr(C)]
 struct Cell<T: Future, S> {
     header: Header,
     scheduler: S,

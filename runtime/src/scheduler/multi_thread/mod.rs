@@ -24,14 +24,13 @@ use std::future::Future;
 use std::time::Instant;
 
 use self::idle::Idle;
-use self::inject::Injector;
 use self::lifo::LifoSlot;
 use self::park::Parker;
 use super::metrics::WorkerMetrics;
 use super::Config;
 use crate::blocking::Spawner;
 use crate::driver::{self, Driver};
-use crate::loom::deque::{Steal, Stealer};
+use crate::loom::deque::{Injector, Steal, Stealer};
 use crate::loom::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
@@ -42,7 +41,6 @@ use crate::util::cache_padded::CachePadded;
 use crate::util::try_lock::TryLock;
 
 mod idle;
-mod inject;
 mod lifo;
 mod park;
 mod worker;
