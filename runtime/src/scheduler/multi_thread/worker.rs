@@ -222,13 +222,15 @@ fn abort_on_scheduler_panic(index: usize, f: impl FnOnce()) {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(a panic payload that is not a string)");
-    let _ = writeln!(
-        std::io::stderr(),
+    // One write of the whole message: another worker's panic may be printing at the same
+    // moment, and a message split over several writes came out interleaved with it.
+    let message = format!(
         "corio: worker thread {index} panicked in the scheduler, outside any task: {what}\n\
          corio: this is a bug in corio, not in your code. Aborting, because the tasks queued \
          on that worker would otherwise never run; please report it with this message and \
-         the output of a run with RUST_BACKTRACE=1."
+         the output of a run with RUST_BACKTRACE=1.\n"
     );
+    let _ = std::io::stderr().lock().write_all(message.as_bytes());
     std::process::abort();
 }
 
