@@ -754,11 +754,22 @@ mod tests {
     #[test]
     fn a_panic_in_the_scheduler_aborts_with_a_message_instead_of_hanging() {
         let exe = std::env::current_exe().expect("path of the test binary");
+        // Output to files, not pipes: a child blocked on a full pipe that nobody reads
+        // while we poll for its exit would look like the hang this test detects.
+        let dir = std::env::temp_dir();
+        let tag = format!("corio-scheduler-panic-{}", std::process::id());
+        let (out_path, err_path) = (
+            dir.join(format!("{tag}.out")),
+            dir.join(format!("{tag}.err")),
+        );
+        let file = |p: &std::path::Path| Stdio::from(std::fs::File::create(p).unwrap());
         let mut child = Command::new(exe)
             .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD, "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            // The message under test does not need the panic hook's backtraces.
+            .env("RUST_BACKTRACE", "0")
+            .stdout(file(&out_path))
+            .stderr(file(&err_path))
             .spawn()
             .expect("run the test binary as a child");
         // Generous: the child needs milliseconds; a hang is what the abort prevents.
@@ -769,13 +780,20 @@ mod tests {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
+                let _ = (
+                    std::fs::remove_file(&out_path),
+                    std::fs::remove_file(&err_path),
+                );
                 panic!("the child hung: a worker that panicked in the scheduler did not abort");
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+        let _ = (
+            std::fs::remove_file(&out_path),
+            std::fs::remove_file(&err_path),
+        );
         assert!(
             !status.success(),
             "the child should abort; stdout: {stdout}"
