@@ -193,8 +193,14 @@ unsafe fn complete<T: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }
     }));
 
-    // SAFETY: a `Task` view of our own reference, forgotten below: `release` only reads it.
-    let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(ptr) });
+    // SAFETY: our own reference, as a `Task`; from here on only through `me`.
+    let me = unsafe { Task::<S>::from_raw(ptr) };
+    let Some(me) = cell.scheduler.defer_release(me) else {
+        // The scheduler keeps our reference and unlinks the task later.
+        return;
+    };
+    // Forgotten below: `release` only reads it.
+    let me = ManuallyDrop::new(me);
     let released = cell.scheduler.release(&me);
     let refs = 1 + usize::from(released.is_some());
     std::mem::forget(released);
@@ -431,9 +437,18 @@ impl Header {
     /// # Safety
     /// The caller gives up one reference.
     pub(super) unsafe fn drop_ref(ptr: NonNull<Header>) {
-        // SAFETY: the caller's reference keeps the header alive until the decrement.
+        // SAFETY: forwarded.
+        unsafe { Self::drop_refs(ptr, 1) }
+    }
+
+    /// Drops `n` references, freeing the task if they were the last.
+    ///
+    /// # Safety
+    /// The caller gives up `n` references.
+    pub(super) unsafe fn drop_refs(ptr: NonNull<Header>, n: usize) {
+        // SAFETY: the caller's references keep the header alive until the decrement.
         let header = unsafe { ptr.as_ref() };
-        if header.state.ref_dec_n(1) {
+        if header.state.ref_dec_n(n) {
             // SAFETY: that was the last reference.
             unsafe { (header.vtable.dealloc)(ptr) };
         }

@@ -7,7 +7,11 @@
 //!    `Links` record the entry's index) and returns its `Notified`. If closed it cancels the
 //!    task at once, so its `JoinHandle` reports cancellation.
 //! 2. A task that completes unlinks itself (`remove`), under the same lock: its entry goes
-//!    back on the shard's free list.
+//!    back on the shard's free list. Or its scheduler keeps the completer's reference
+//!    (`Schedule::defer_release`; a busy multi-thread worker does) and unlinks a batch of
+//!    such tasks later (`remove_batch`), one lock per shard; until then the task is
+//!    complete but linked, and step 3 treats it like any other (its shutdown finds it
+//!    complete and only drops the list's reference; the batch then drops its own).
 //! 3. `close_and_shutdown_all` sets `closed`, then drains each shard under its lock, one task
 //!    at a time, and shuts down each task outside the lock. A `bind` that takes a shard lock
 //!    after the drain of that shard sees `closed` (the lock orders it after the store), so no
@@ -210,6 +214,56 @@ impl<S: Schedule> OwnedTasks<S> {
         drop(shard);
         // SAFETY: the list's reference, now handed to the caller.
         Some(unsafe { Task::from_raw(ptr) })
+    }
+
+    /// Step 2 for a batch of completed tasks, emptying `tasks`: each `Task` is a reference
+    /// the caller gives up. Sorted by shard, so each shard's lock is taken once per batch
+    /// instead of once per task: on a busy runtime the shard locks' cache lines move
+    /// between the workers (and the spawning thread) at every lock, and one such move per
+    /// task cost 13 % of the CPU in the 100,000-sleep benchmark.
+    ///
+    /// `leaving(n)` runs under each shard lock just before that shard's count drops, with
+    /// the number of tasks of the batch in it: the caller's own count of kept tasks then
+    /// drops in step, so a sum of the two is never off by a whole batch.
+    pub(crate) fn remove_batch(&self, tasks: &mut Vec<Task<S>>, mut leaving: impl FnMut(usize)) {
+        let shard_of = |t: &Task<S>| t.id().as_u64() as usize & self.mask;
+        tasks.sort_unstable_by_key(shard_of);
+        // From the back, one shard (and at most 64 tasks, one bit each) per lock.
+        while let Some(last) = tasks.last() {
+            let index = shard_of(last);
+            let group = tasks
+                .iter()
+                .rev()
+                .take(64)
+                .take_while(|t| shard_of(t) == index)
+                .count();
+            let start = tasks.len() - group;
+            let slot = &self.shards[index];
+            let mut linked = 0u64;
+            {
+                let mut shard = slot.shard.lock();
+                for (i, task) in tasks[start..].iter().enumerate() {
+                    // SAFETY: we hold the lock of the shard this task is (or was) linked
+                    // into, and the caller's reference keeps the task alive.
+                    if unsafe { shard.unlink(task.header_ptr()) } {
+                        linked |= 1 << i;
+                    }
+                }
+                let removed = linked.count_ones() as usize;
+                leaving(group);
+                slot.len.store(
+                    slot.len.load(Ordering::Relaxed) - removed,
+                    Ordering::Relaxed,
+                );
+                shard.shrink_if_empty(&slot.len);
+            }
+            // Outside the lock: a last reference frees its task, which runs destructors.
+            for i in (0..group).rev() {
+                let task = tasks.pop().expect("the group is in the vector");
+                // SAFETY: the caller's reference, plus the list's if we just unlinked it.
+                unsafe { task.drop_refs(1 + usize::from(linked & (1 << i) != 0)) };
+            }
+        }
     }
 
     /// Step 3: closes the list and cancels every task in it.
@@ -446,6 +500,65 @@ mod tests {
             .is_cancelled());
         assert!(list.is_empty());
     }
+
+    /// A scheduler that keeps completed tasks for a later `remove_batch`, as a worker does.
+    #[derive(Clone)]
+    struct Deferring {
+        list: Arc<OwnedTasks<Deferring>>,
+        kept: Arc<std::sync::Mutex<Vec<Task<Deferring>>>>,
+    }
+
+    impl Schedule for Deferring {
+        fn schedule(&self, _task: Notified<Self>) {
+            unreachable!("no test task wakes itself")
+        }
+        fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+            self.list.remove(task)
+        }
+        fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
+            self.kept.lock().unwrap().push(task);
+            None
+        }
+    }
+
+    #[test]
+    fn a_deferred_batch_leaves_the_list_and_frees_each_task_once() {
+        // Two shards of 150 tasks each: groups longer than 64 are split.
+        let list = Arc::new(OwnedTasks::new(2));
+        let s = Deferring {
+            list: list.clone(),
+            kept: Arc::default(),
+        };
+        // Each task's cell holds a clone of `s`, so the count of `kept`'s Arc tells how
+        // many cells are still allocated.
+        let cells = |s: &Deferring| Arc::strong_count(&s.kept) - 1;
+        let n = 300;
+        for i in 0..n {
+            let (join, notified) = list.bind(async move { i }, s.clone(), Id::next());
+            drop(join);
+            notified.expect("the list is open").run();
+        }
+        let mut kept = std::mem::take(&mut *s.kept.lock().unwrap());
+        assert_eq!(kept.len(), n, "every completion was deferred");
+        assert_eq!(list.len(), n, "deferred tasks stay linked");
+        assert_eq!(cells(&s), n);
+
+        // Half of them unlinked in one batch: freed at once, the rest untouched.
+        let mut first: Vec<_> = kept.drain(..n / 2).collect();
+        list.remove_batch(&mut first, |_| {});
+        assert!(first.is_empty());
+        assert_eq!(list.len(), n / 2);
+        assert_eq!(cells(&s), n / 2);
+
+        // The close unlinks the other half first; the batch then only drops its own
+        // references (a double drop would free a cell twice, a missed one leak it).
+        list.close_and_shutdown_all();
+        assert!(list.is_empty());
+        assert_eq!(cells(&s), n / 2, "the batch's references keep the cells");
+        list.remove_batch(&mut kept, |_| {});
+        assert_eq!(cells(&s), 0);
+        assert!(list.is_empty());
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -482,6 +595,64 @@ mod loom_tests {
             drop(second);
             assert!(list.is_empty());
             assert!(done.is_finished() && cancelled.is_finished());
+        });
+    }
+
+    /// As [`Schedule`] for `S`, but completed tasks are kept for a batch unlink, as a busy
+    /// worker does.
+    #[derive(Clone)]
+    struct Deferring {
+        list: Arc<OwnedTasks<Deferring>>,
+        kept: Arc<crate::loom::sync::Mutex<Vec<Task<Deferring>>>>,
+    }
+
+    impl Schedule for Deferring {
+        fn schedule(&self, _task: Notified<Self>) {
+            unreachable!("no model task wakes itself")
+        }
+        fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+            self.list.remove(task)
+        }
+        fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
+            self.kept.lock().push(task);
+            None
+        }
+    }
+
+    /// A worker completes a task, keeps it, and unlinks it in a batch while the list is
+    /// closed: exactly one of the two unlinks it, each reference is dropped once (a cell
+    /// freed twice or never would show as a double drop or a leaked `Arc` in the model),
+    /// and the close still cancels the task that never ran.
+    #[test]
+    fn loom_list_close_races_batch_remove() {
+        loom::model(|| {
+            let list = Arc::new(OwnedTasks::new(1));
+            let s = Deferring {
+                list: list.clone(),
+                kept: Arc::new(crate::loom::sync::Mutex::new(Vec::new())),
+            };
+            let (done, first) = list.bind(async {}, s.clone(), Id::next());
+            let (cancelled, second) =
+                list.bind(std::future::pending::<()>(), s.clone(), Id::next());
+            let worker = {
+                let (list, s) = (list.clone(), s.clone());
+                thread::spawn(move || {
+                    first.unwrap().run();
+                    // Whatever was kept so far: ours (unless the close cancelled the task
+                    // before it ran), perhaps the other task's, which the close completed
+                    // (this test scheduler keeps completions on any thread).
+                    let mut kept = std::mem::take(&mut *s.kept.lock());
+                    list.remove_batch(&mut kept, |_| {});
+                })
+            };
+            list.close_and_shutdown_all();
+            worker.join().unwrap();
+            let mut rest = std::mem::take(&mut *s.kept.lock());
+            list.remove_batch(&mut rest, |_| {});
+            drop(second);
+            assert!(list.is_empty());
+            assert!(done.is_finished() && cancelled.is_finished());
+            assert!(s.kept.lock().is_empty());
         });
     }
 }

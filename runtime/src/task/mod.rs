@@ -64,6 +64,14 @@ pub(crate) trait Schedule: Sync + Sized + 'static {
 
     /// The task completed: unlink it from the owned list, returning the list's reference.
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
+
+    /// The task completed and `task` is its completer's own reference: the scheduler may
+    /// keep it and unlink the task later, together with others (one shard lock per batch:
+    /// see `OwnedTasks::remove_batch`). Returns the reference if it was not kept; the
+    /// completer then calls [`Schedule::release`] at once.
+    fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
+        Some(task)
+    }
 }
 
 /// The owned list's reference to a task.
@@ -109,6 +117,18 @@ impl<S: 'static> Task<S> {
     /// The task's id.
     pub(crate) fn id(&self) -> Id {
         self.header().id
+    }
+
+    /// Drops this reference and `n - 1` more to the same task that the caller owns (the
+    /// owned list's, just unlinked), with one atomic step.
+    ///
+    /// # Safety
+    /// The caller owns those other references and gives them up, once.
+    pub(crate) unsafe fn drop_refs(self, n: usize) {
+        let raw = self.raw;
+        std::mem::forget(self);
+        // SAFETY: this reference and the caller's `n - 1` others, each given up once.
+        unsafe { Header::drop_refs(raw, n) }
     }
 
     /// Runtime shutdown: cancels the task now if it is idle, else at its next scheduling

@@ -31,7 +31,7 @@ use super::Config;
 use crate::blocking::Spawner;
 use crate::driver::{self, Driver};
 use crate::loom::deque::{Injector, Steal, Stealer};
-use crate::loom::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
+use crate::loom::sync::atomic::{fence, AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
 use crate::loom::{HintUsize, MetricU64};
@@ -89,7 +89,17 @@ pub(crate) struct Remote {
     /// The worker's loop count, stored every tick: a sibling that sees it unchanged for
     /// [`worker::STALLED`] knows this worker is not running (descheduled by the OS, or in
     /// a long poll) and takes half of its queue (`Context::rescue`).
-    heartbeat: CachePadded<HintUsize>,
+    heartbeat: CachePadded<Beat>,
+}
+
+/// What a worker stores as it runs, on a cache line of its own.
+#[derive(Debug)]
+pub(crate) struct Beat {
+    /// The loop count (see `Remote::heartbeat`).
+    count: HintUsize,
+    /// Tasks completed on this worker and not yet unlinked from the owned list
+    /// (`Context::defer_release`), which [`Handle::num_alive_tasks`] must not count.
+    completed: MetricU64,
 }
 
 impl MultiThread {
@@ -109,7 +119,10 @@ impl MultiThread {
                 lifo: LifoSlot::new(),
                 parker: Parker::new(),
                 metrics: WorkerMetrics::default(),
-                heartbeat: CachePadded(HintUsize::new(0)),
+                heartbeat: CachePadded(Beat {
+                    count: HintUsize::new(0),
+                    completed: MetricU64::new(0),
+                }),
             });
             cores.push(Mutex::new(Some(core)));
         }
@@ -251,7 +264,16 @@ impl Handle {
     }
 
     pub(crate) fn num_alive_tasks(&self) -> usize {
-        self.shared.owned.len()
+        // A worker lowers its count under each shard lock just before the shard's own
+        // count drops (`remove_batch`): a racing reader over-counts by a few tasks for a
+        // moment, as one racing with any completion does.
+        let kept: u64 = self
+            .shared
+            .remotes
+            .iter()
+            .map(|r| r.heartbeat.completed.load(Relaxed))
+            .sum();
+        self.shared.owned.len().saturating_sub(kept as usize)
     }
 
     pub(crate) fn injector_depth(&self) -> usize {
@@ -274,6 +296,15 @@ impl Schedule for Arc<Handle> {
 
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
         self.shared.owned.remove(task)
+    }
+
+    fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
+        context::with_scheduler(|cx| match cx {
+            Some(super::Context::MultiThread(cx)) if Arc::ptr_eq(self, cx.handle()) => {
+                cx.defer_release(task)
+            }
+            _ => Some(task),
+        })
     }
 }
 

@@ -86,6 +86,11 @@ const WATCHDOG_MAX: Duration = Duration::from_millis(16);
 
 type Task = Notified<Arc<Handle>>;
 
+/// Completed tasks a worker keeps before it unlinks them from the owned list in one batch
+/// ([`Context::defer_release`]); the batch is also flushed at every maintenance and before
+/// the worker parks, so a completed task's memory waits at most one maintenance interval.
+const RELEASE_BATCH: usize = 32;
+
 /// What only the thread running worker `index` touches.
 pub(crate) struct Core {
     index: usize,
@@ -112,6 +117,9 @@ pub(crate) struct Core {
     busy_since: Instant,
     /// Per sibling: its heartbeat when last seen to change, and when that was.
     seen: Box<[(usize, Instant)]>,
+    /// Tasks that completed on this worker and are still in the owned list, each with the
+    /// completer's reference ([`Context::defer_release`]).
+    completed: Vec<crate::task::Task<Arc<Handle>>>,
 }
 
 /// The scheduler context of a worker thread.
@@ -141,6 +149,7 @@ impl Core {
             steals: 0,
             busy_since: Instant::now(),
             seen: vec![(usize::MAX, Instant::now()); workers].into_boxed_slice(),
+            completed: Vec::with_capacity(RELEASE_BATCH),
         });
         (core, steal)
     }
@@ -255,7 +264,10 @@ impl Context {
         core.busy_since = Instant::now();
         while !shared.shutdown.load(SeqCst) {
             core.tick = core.tick.wrapping_add(1);
-            self.remote().heartbeat.store(core.tick as usize, Relaxed);
+            self.remote()
+                .heartbeat
+                .count
+                .store(core.tick as usize, Relaxed);
             if core.tick % event_interval == 0 {
                 match self.maintenance(core) {
                     Some(c) => core = c,
@@ -267,7 +279,12 @@ impl Context {
                 None => self.steal_work(&mut core),
             };
             let next = match task {
-                Some(task) => self.run_task(core, task),
+                Some(task) => self.run_task(core, task).map(|mut core| {
+                    if core.completed.len() >= RELEASE_BATCH {
+                        self.release_completed(&mut core);
+                    }
+                    core
+                }),
                 None => self.park(core),
             };
             match next {
@@ -439,10 +456,53 @@ impl Context {
                 .any(|r| !r.steal.is_empty() || !r.lifo.is_empty())
     }
 
+    /// Keeps `task`, whose completion on this worker just ran, for the next batch unlink
+    /// ([`RELEASE_BATCH`]); returns it if this thread's core is elsewhere (handed away by
+    /// `block_in_place`, or in use by the caller outside a task poll).
+    pub(super) fn defer_release(
+        &self,
+        task: crate::task::Task<Arc<Handle>>,
+    ) -> Option<crate::task::Task<Arc<Handle>>> {
+        let Ok(mut slot) = self.core.try_borrow_mut() else {
+            return Some(task);
+        };
+        match slot.as_mut() {
+            // Batching pays when tasks complete in a row, from a queue that holds more;
+            // a lone completion (a chain of spawns, a ping-pong) is cheaper unlinked at once,
+            // while the shard lock is still in this core's cache, and its memory is freed
+            // for the next spawn to reuse while it is hot.
+            Some(core) if !core.run_queue.is_empty() || !core.completed.is_empty() => {
+                core.completed.push(task);
+                // Relaxed, a plain store: only this worker writes it; it is a metric.
+                self.remote()
+                    .heartbeat
+                    .completed
+                    .store(core.completed.len() as u64, Relaxed);
+                None
+            }
+            _ => Some(task),
+        }
+    }
+
+    /// Unlinks the tasks kept by [`Context::defer_release`] and drops their references.
+    fn release_completed(&self, core: &mut Core) {
+        if !core.completed.is_empty() {
+            let kept = &self.remote().heartbeat.completed;
+            self.handle
+                .shared
+                .owned
+                .remove_batch(&mut core.completed, |n| {
+                    kept.store(kept.load(Relaxed).saturating_sub(n as u64), Relaxed);
+                });
+        }
+    }
+
     /// Steps 4, 5 and 7. Returns the core with the worker unparked and searching.
     fn park(&self, mut core: Box<Core>) -> Option<Box<Core>> {
         let handle = &self.handle;
         let shared = &handle.shared;
+        // A parked worker keeps nothing alive that it does not need.
+        self.release_completed(&mut core);
         let was_searching = std::mem::replace(&mut core.is_searching, false);
         shared.idle.transition_to_parked(core.index, was_searching);
         // Pairs with the fence in `push_remote` / `notify_if_needed`: either they see us on
@@ -533,6 +593,7 @@ impl Context {
             self.notify_if_needed();
         }
         self.flush_metrics(&mut core);
+        self.release_completed(&mut core);
         self.rescue(&mut core);
         Some(core)
     }
@@ -552,7 +613,7 @@ impl Context {
                 continue;
             }
             let remote = &shared.remotes[victim];
-            let beat = remote.heartbeat.load(Relaxed);
+            let beat = remote.heartbeat.count.load(Relaxed);
             let seen = &mut core.seen[victim];
             if beat != seen.0 {
                 *seen = (beat, now);
@@ -628,6 +689,7 @@ impl Context {
             drop(task);
         }
         let mut core = core;
+        self.release_completed(&mut core);
         self.flush_metrics(&mut core);
     }
 }
