@@ -143,6 +143,37 @@ fn remove_unlinks_from_head_middle_and_tail() {
 }
 
 #[test]
+fn a_slot_half_fired_can_lose_any_entry() {
+    // The driver fires a slot in batches, releasing the lock between them, and owners may
+    // cancel in between: after a pop, the new head's `prev` still names the popped entry
+    // (invariant 5), and removing it, or the one behind it, must not follow that.
+    for victim in [1, 2, 4] {
+        let arena = Arena::new(5);
+        let mut wheel = Wheel::new();
+        for id in 0..5 {
+            // SAFETY: as above; all five share slot 10 of level 0.
+            unsafe { wheel.insert(arena.ptr(id), 10) }.unwrap();
+        }
+        let first = wheel.poll_next(10).expect("entry 0 is due");
+        assert_eq!(arena.id(first), 0);
+        // SAFETY: `victim` is still in the wheel.
+        unsafe { wheel.remove(arena.ptr(victim)) };
+        let rest: Vec<usize> = advance(&mut wheel, &arena, 10)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let expected: Vec<usize> = (1..5).filter(|&id| id != victim).collect();
+        assert_eq!(rest, expected, "victim {victim}");
+        assert_eq!(wheel.len(), 0);
+        assert_eq!(wheel.next_deadline(), None);
+        // The slot is reusable: a new entry becomes its head and tail.
+        // SAFETY: entry 0 fired and is in no wheel.
+        unsafe { wheel.insert(arena.ptr(0), 20) }.unwrap();
+        assert_eq!(advance(&mut wheel, &arena, 20), vec![(0, 20)]);
+    }
+}
+
+#[test]
 fn same_tick_fires_in_insertion_order() {
     let arena = Arena::new(50);
     let mut wheel = Wheel::new();
