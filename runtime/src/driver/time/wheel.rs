@@ -275,23 +275,12 @@ impl Wheel {
     }
 }
 
-/// A hint to bring `entry`'s cache lines in (its first and last byte: 64 bytes that may
-/// straddle two lines); no effect on the program's meaning.
+/// Starts loading `entry` (64 bytes that may straddle two cache lines).
 fn prefetch(entry: NonNull<TimerShared>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let first = entry.as_ptr().cast::<i8>();
-        let last = first.wrapping_add(std::mem::size_of::<TimerShared>() - 1);
-        // SAFETY: a prefetch never faults and changes nothing but the cache, whatever the
-        // address; SSE, which it needs, is part of the x86_64 baseline.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(first);
-            _mm_prefetch::<_MM_HINT_T0>(last);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = entry;
+    crate::util::prefetch::prefetch(
+        entry.as_ptr().cast::<u8>(),
+        std::mem::size_of::<TimerShared>(),
+    );
 }
 
 /// The level for `tick` seen from `elapsed` (invariant 3). `tick >= elapsed`.
