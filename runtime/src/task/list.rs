@@ -234,10 +234,10 @@ impl<S: Schedule> OwnedTasks<S> {
     /// between the workers (and the spawning thread) at every lock, and one such move per
     /// task cost 13 % of the CPU in the 100,000-sleep benchmark.
     ///
-    /// `leaving(n)` runs under each shard lock just before that shard's count drops, with
-    /// the number of tasks of the batch in it: the caller's own count of kept tasks then
-    /// drops in step, so a sum of the two is never off by a whole batch.
-    pub(crate) fn remove_batch(&self, tasks: &mut Vec<Task<S>>, mut leaving: impl FnMut(usize)) {
+    /// `remaining(n)` runs under each shard lock just before that shard's count drops, with
+    /// the number of the batch's tasks in later groups: the caller's own count of kept
+    /// tasks then drops in step, so a sum of the two is never off by a whole batch.
+    pub(crate) fn remove_batch(&self, tasks: &mut Vec<Task<S>>, mut remaining: impl FnMut(usize)) {
         let shard_of = |t: &Task<S>| self.shard_index(t.id());
         tasks.sort_unstable_by_key(shard_of);
         // From the back, one shard (and at most 64 tasks, one bit each) per lock.
@@ -262,7 +262,7 @@ impl<S: Schedule> OwnedTasks<S> {
                     }
                 }
                 let removed = linked.count_ones() as usize;
-                leaving(group);
+                remaining(start);
                 slot.len.store(
                     slot.len.load(Ordering::Relaxed) - removed,
                     Ordering::Relaxed,
@@ -404,6 +404,44 @@ impl<S: 'static> Drop for OwnedTasks<S> {
     }
 }
 
+/// A scheduler for the tests and models below that keeps completed tasks for a later
+/// `remove_batch`, as a busy worker does.
+#[cfg(test)]
+#[derive(Clone)]
+struct Deferring {
+    list: crate::loom::sync::Arc<OwnedTasks<Deferring>>,
+    kept: crate::loom::sync::Arc<crate::loom::sync::Mutex<Vec<Task<Deferring>>>>,
+}
+
+#[cfg(test)]
+impl Deferring {
+    fn new(list: crate::loom::sync::Arc<OwnedTasks<Deferring>>) -> Self {
+        Deferring {
+            list,
+            kept: crate::loom::sync::Arc::new(crate::loom::sync::Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Takes what was kept so far.
+    fn take_kept(&self) -> Vec<Task<Deferring>> {
+        std::mem::take(&mut *self.kept.lock())
+    }
+}
+
+#[cfg(test)]
+impl Schedule for Deferring {
+    fn schedule(&self, _task: Notified<Self>) {
+        unreachable!("no test task wakes itself")
+    }
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.list.remove(task)
+    }
+    fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
+        self.kept.lock().push(task);
+        None
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
@@ -513,34 +551,11 @@ mod tests {
         assert!(list.is_empty());
     }
 
-    /// A scheduler that keeps completed tasks for a later `remove_batch`, as a worker does.
-    #[derive(Clone)]
-    struct Deferring {
-        list: Arc<OwnedTasks<Deferring>>,
-        kept: Arc<std::sync::Mutex<Vec<Task<Deferring>>>>,
-    }
-
-    impl Schedule for Deferring {
-        fn schedule(&self, _task: Notified<Self>) {
-            unreachable!("no test task wakes itself")
-        }
-        fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
-            self.list.remove(task)
-        }
-        fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
-            self.kept.lock().unwrap().push(task);
-            None
-        }
-    }
-
     #[test]
     fn a_deferred_batch_leaves_the_list_and_frees_each_task_once() {
         // 300 tasks in two shards: one of them holds more than 64, so its group is split.
         let list = Arc::new(OwnedTasks::new(2));
-        let s = Deferring {
-            list: list.clone(),
-            kept: Arc::default(),
-        };
+        let s = Deferring::new(list.clone());
         // Each task's cell holds a clone of `s`, so the count of `kept`'s Arc tells how
         // many cells are still allocated.
         let cells = |s: &Deferring| Arc::strong_count(&s.kept) - 1;
@@ -550,7 +565,7 @@ mod tests {
             drop(join);
             notified.expect("the list is open").run();
         }
-        let mut kept = std::mem::take(&mut *s.kept.lock().unwrap());
+        let mut kept = s.take_kept();
         assert_eq!(kept.len(), n, "every completion was deferred");
         assert_eq!(list.len(), n, "deferred tasks stay linked");
         assert_eq!(cells(&s), n);
@@ -610,27 +625,6 @@ mod loom_tests {
         });
     }
 
-    /// As [`Schedule`] for `S`, but completed tasks are kept for a batch unlink, as a busy
-    /// worker does.
-    #[derive(Clone)]
-    struct Deferring {
-        list: Arc<OwnedTasks<Deferring>>,
-        kept: Arc<crate::loom::sync::Mutex<Vec<Task<Deferring>>>>,
-    }
-
-    impl Schedule for Deferring {
-        fn schedule(&self, _task: Notified<Self>) {
-            unreachable!("no model task wakes itself")
-        }
-        fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
-            self.list.remove(task)
-        }
-        fn defer_release(&self, task: Task<Self>) -> Option<Task<Self>> {
-            self.kept.lock().push(task);
-            None
-        }
-    }
-
     /// A worker completes a task, keeps it, and unlinks it in a batch while the list is
     /// closed: exactly one of the two unlinks it, each reference is dropped once (a cell
     /// freed twice or never would show as a double drop or a leaked `Arc` in the model),
@@ -639,10 +633,7 @@ mod loom_tests {
     fn loom_list_close_races_batch_remove() {
         loom::model(|| {
             let list = Arc::new(OwnedTasks::new(1));
-            let s = Deferring {
-                list: list.clone(),
-                kept: Arc::new(crate::loom::sync::Mutex::new(Vec::new())),
-            };
+            let s = Deferring::new(list.clone());
             let (done, first) = list.bind(async {}, s.clone(), Id::next());
             let (cancelled, second) =
                 list.bind(std::future::pending::<()>(), s.clone(), Id::next());
@@ -653,13 +644,13 @@ mod loom_tests {
                     // Whatever was kept so far: ours (unless the close cancelled the task
                     // before it ran), perhaps the other task's, which the close completed
                     // (this test scheduler keeps completions on any thread).
-                    let mut kept = std::mem::take(&mut *s.kept.lock());
+                    let mut kept = s.take_kept();
                     list.remove_batch(&mut kept, |_| {});
                 })
             };
             list.close_and_shutdown_all();
             worker.join().unwrap();
-            let mut rest = std::mem::take(&mut *s.kept.lock());
+            let mut rest = s.take_kept();
             list.remove_batch(&mut rest, |_| {});
             drop(second);
             assert!(list.is_empty());

@@ -491,9 +491,7 @@ impl Context {
             self.handle
                 .shared
                 .owned
-                .remove_batch(&mut core.completed, |n| {
-                    kept.store(kept.load(Relaxed).saturating_sub(n as u64), Relaxed);
-                });
+                .remove_batch(&mut core.completed, |left| kept.store(left as u64, Relaxed));
         }
     }
 
