@@ -89,7 +89,7 @@ pub(crate) struct Links {
     pub(crate) next: Option<NonNull<TimerShared>>,
     /// The tick the entry fires at (after clamping).
     pub(crate) tick: u64,
-    /// `level * SLOTS + slot`.
+    /// `(level * SLOTS + slot) * CHAINS + chain` (see the wheel).
     pub(crate) slot: u16,
 }
 

@@ -3,8 +3,9 @@
 //! Time is counted in ticks of one millisecond since the time driver started. The wheel has
 //! [`LEVELS`] levels of [`SLOTS`] slots; a slot of level `l` spans `64^l` ticks, so level 0
 //! holds the next 64 ms one tick per slot and level 5 spans about 2.2 years. Each slot is a
-//! doubly linked list threaded through the entries themselves ([`Links`]), so insert and
-//! remove are O(1) and allocate nothing. One bitmap per level records which slots are
+//! few ([`CHAINS`]) doubly linked lists threaded through the entries themselves ([`Links`]),
+//! filled and emptied in turn, so insert and remove are O(1) and allocate nothing, and a walk
+//! over a slot has several cold entries loading at once. One bitmap per level records which slots are
 //! occupied, so finding the next deadline costs one rotate and one `trailing_zeros` per level.
 //!
 //! Invariants (the wheel lock, held by every caller, protects all of them):
@@ -22,9 +23,11 @@
 //!    and current entries never share one.
 //! 4. A slot is drained only once its start has been reached: entries whose tick has come are
 //!    returned to fire; the others cascade to a lower level (they always go strictly lower).
-//! 5. `Slot::head` says which entry is first; a head's `prev` may be stale and is never
-//!    read (so `pop_front` touches only the entry it pops; see there). Every other entry's
-//!    `prev` is its predecessor.
+//! 5. `Slot::head` says which entry is first in each of a slot's lists; a head's `prev` may
+//!    be stale and is never read (so `pop_front` touches only the entry it pops; see there).
+//!    Every other entry's `prev` is its predecessor.
+//! 6. `Slot::len` counts the entries in all of a slot's lists; the slot's occupancy bit is
+//!    set exactly when it is not zero, and an empty slot has `push == pop == 0`.
 //!
 //! Protocol of [`Wheel::poll_next`] (called repeatedly with the current tick `now`):
 //! 1. Find the earliest slot start over all levels (the occupancy bitmaps).
@@ -52,16 +55,36 @@ const SLOT_MASK: u64 = SLOTS as u64 - 1;
 pub(crate) const MAX_DELAY: u64 =
     (1 << (SLOT_BITS * LEVELS as u32)) - (1 << (SLOT_BITS * (LEVELS as u32 - 1))) - 1;
 
-/// A list of entries, threaded through their [`Links`].
+/// Independent lists per slot; an entry goes to the next one in turn.
+///
+/// Why more than one: firing (and cascading) a slot walks cold entries, each in a different
+/// task's memory, and a list reveals its next entry only once the current one has loaded.
+/// With one list the walk waits for memory at every step (about 200-300 ns an entry with
+/// 100,000 timers); popping the lists in turn keeps `CHAINS` of those loads in flight (each
+/// new head is prefetched as it becomes head and is needed only `CHAINS` pops later).
+pub(crate) const CHAINS: usize = 4;
+
+/// `CHAINS` lists of entries, threaded through their [`Links`]. Entries are pushed onto the
+/// lists in turn (`push`) and popped in the same turn (`pop`), so a slot that loses no entry
+/// before it fires gives them back in insertion order.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    head: Option<NonNull<TimerShared>>,
-    tail: Option<NonNull<TimerShared>>,
+    head: [Option<NonNull<TimerShared>>; CHAINS],
+    tail: [Option<NonNull<TimerShared>>; CHAINS],
+    /// The list the next push goes to.
+    push: u8,
+    /// The list the next pop looks at first.
+    pop: u8,
+    /// Entries in the slot.
+    len: u32,
 }
 
 const EMPTY: Slot = Slot {
-    head: None,
-    tail: None,
+    head: [None; CHAINS],
+    tail: [None; CHAINS],
+    push: 0,
+    pop: 0,
+    len: 0,
 };
 
 /// The wheel. Holds raw pointers to entries that their owners keep alive and pinned until
@@ -128,13 +151,13 @@ impl Wheel {
         // SAFETY: the entry is in this wheel (contract), so its links are ours to use.
         let (prev, next, index) =
             unsafe { TimerShared::with_links(entry, |l| (l.prev.take(), l.next.take(), l.slot)) };
-        let (level, slot) = (index as usize / SLOTS, index as usize % SLOTS);
+        let (level, slot, chain) = split_index(index);
         let list = &mut self.slots[level][slot];
         // A head's `prev` is stale (see `pop_front`): the slot says who the head is.
-        if list.head == Some(entry) {
-            list.head = next;
+        if list.head[chain] == Some(entry) {
+            list.head[chain] = next;
             if next.is_none() {
-                list.tail = None;
+                list.tail[chain] = None;
             }
             // The new head's `prev` goes stale too; nothing reads it.
         } else {
@@ -144,10 +167,14 @@ impl Wheel {
             match next {
                 // SAFETY: as above.
                 Some(n) => unsafe { TimerShared::with_links(n, |l| l.prev = Some(prev)) },
-                None => list.tail = Some(prev),
+                None => list.tail[chain] = Some(prev),
             }
         }
-        if list.head.is_none() {
+        list.len -= 1;
+        if list.len == 0 {
+            // Every list is empty already: restart the turns so that the next entries come
+            // back in insertion order.
+            (list.push, list.pop) = (0, 0);
             self.occupied[level] &= !(1 << slot);
         }
         self.len -= 1;
@@ -225,7 +252,9 @@ impl Wheel {
         let level = level_for(self.elapsed, tick);
         let slot = ((tick >> (SLOT_BITS * level as u32)) & SLOT_MASK) as usize;
         let list = &mut self.slots[level][slot];
-        let tail = list.tail;
+        let chain = usize::from(list.push);
+        list.push = ((chain + 1) % CHAINS) as u8;
+        let tail = list.tail[chain];
         // SAFETY: the entry is live and in no list (contract), so its links are ours.
         unsafe {
             TimerShared::with_links(entry, |l| {
@@ -233,29 +262,33 @@ impl Wheel {
                     prev: tail,
                     next: None,
                     tick,
-                    slot: (level * SLOTS + slot) as u16,
+                    slot: join_index(level, slot, chain),
                 };
             })
         };
         match tail {
             // SAFETY: the tail is a live entry of this wheel.
             Some(t) => unsafe { TimerShared::with_links(t, |l| l.next = Some(entry)) },
-            None => list.head = Some(entry),
+            None => list.head[chain] = Some(entry),
         }
-        list.tail = Some(entry);
+        list.tail[chain] = Some(entry);
+        list.len += 1;
         self.occupied[level] |= 1 << slot;
     }
 
-    /// Unlinks the first entry of a slot (not counted out of `len`: the caller decides).
+    /// Unlinks the first entry of a slot (not counted out of `len`: the caller decides): the
+    /// head of the first non-empty list from `Slot::pop` on.
     ///
     /// The new head's `prev` is left stale (a head is known by `Slot::head`, not by its
     /// `prev`), so this touches no entry but the one it returns, and it asks the CPU to
-    /// fetch the next one meanwhile: firing a slot walks cold entries, one per task, each
-    /// in a different task's memory, and the fetch of the next overlaps with the firing
-    /// and waking of this one instead of stalling the walk at every step.
+    /// fetch the new head meanwhile, which the walk needs only after one pop from each of
+    /// the other lists (see [`CHAINS`]).
     fn pop_front(&mut self, level: usize, slot: usize) -> Option<NonNull<TimerShared>> {
         let list = &mut self.slots[level][slot];
-        let head = list.head?;
+        let start = usize::from(list.pop);
+        let (chain, head) = (0..CHAINS)
+            .map(|i| (start + i) % CHAINS)
+            .find_map(|c| list.head[c].map(|h| (c, h)))?;
         // SAFETY: the head is a live entry of this wheel.
         let next = unsafe {
             TimerShared::with_links(head, |l| {
@@ -265,14 +298,31 @@ impl Wheel {
         };
         match next {
             Some(n) => prefetch(n),
-            None => {
-                list.tail = None;
-                self.occupied[level] &= !(1 << slot);
-            }
+            None => list.tail[chain] = None,
         }
-        list.head = next;
+        list.head[chain] = next;
+        list.len -= 1;
+        if list.len == 0 {
+            (list.push, list.pop) = (0, 0);
+            self.occupied[level] &= !(1 << slot);
+        } else {
+            list.pop = ((chain + 1) % CHAINS) as u8;
+        }
         Some(head)
     }
+}
+
+/// `Links::slot` for list `chain` of slot `slot` at `level`.
+fn join_index(level: usize, slot: usize, chain: usize) -> u16 {
+    ((level * SLOTS + slot) * CHAINS + chain) as u16
+}
+
+/// `(level, slot, chain)` from `Links::slot`.
+fn split_index(index: u16) -> (usize, usize, usize) {
+    let index = usize::from(index);
+    let chain = index % CHAINS;
+    let slot = index / CHAINS;
+    (slot / SLOTS, slot % SLOTS, chain)
 }
 
 /// Starts loading `entry` (64 bytes that may straddle two cache lines).

@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use proptest::prelude::*;
 
 use super::entry::TimerShared;
-use super::wheel::{Wheel, LEVELS, MAX_DELAY};
+use super::wheel::{Wheel, CHAINS, LEVELS, MAX_DELAY};
 
 /// Entries with stable addresses, named by index.
 struct Arena {
@@ -124,22 +124,76 @@ fn far_deadlines_are_clamped_and_still_fire() {
     assert_eq!(advance(&mut wheel, &arena, tick), vec![(0, tick)]);
 }
 
+/// Entries sharing one slot: three per list of the slot, so that every list has a head, a
+/// middle and a tail.
+const SAME_SLOT: usize = 3 * CHAINS;
+
+/// The ids that `advance` returned, sorted: with an entry cancelled, a slot's lists no
+/// longer give the others back in insertion order (only when none is cancelled).
+fn ids_sorted(fired: Vec<(usize, u64)>, tick: u64) -> Vec<usize> {
+    assert!(
+        fired.iter().all(|f| f.1 == tick),
+        "fired at another tick: {fired:?}"
+    );
+    let mut ids: Vec<usize> = fired.into_iter().map(|f| f.0).collect();
+    ids.sort_unstable();
+    ids
+}
+
 #[test]
 fn remove_unlinks_from_head_middle_and_tail() {
-    let arena = Arena::new(4);
+    for victims in [
+        vec![0],
+        vec![CHAINS],
+        vec![SAME_SLOT - 1],
+        vec![1, CHAINS + 1, 2],
+    ] {
+        let arena = Arena::new(SAME_SLOT);
+        let mut wheel = Wheel::new();
+        for id in 0..SAME_SLOT {
+            // SAFETY: as above; all of them share slot 10 of level 0.
+            unsafe { wheel.insert(arena.ptr(id), 10) }.unwrap();
+        }
+        for &victim in &victims {
+            // SAFETY: the victims are in the wheel, each removed once.
+            unsafe { wheel.remove(arena.ptr(victim)) };
+        }
+        let expected: Vec<usize> = (0..SAME_SLOT).filter(|id| !victims.contains(id)).collect();
+        assert_eq!(
+            ids_sorted(advance(&mut wheel, &arena, 10), 10),
+            expected,
+            "{victims:?}"
+        );
+        assert_eq!(wheel.len(), 0);
+        assert_eq!(wheel.next_deadline(), None);
+    }
+}
+
+#[test]
+fn a_slot_emptied_by_removals_is_free_again() {
+    // One entry short of a whole turn over the lists: the next push would go to the last.
+    let n = SAME_SLOT - 1;
+    let arena = Arena::new(n);
     let mut wheel = Wheel::new();
-    for id in 0..4 {
-        // SAFETY: as above; all four share slot 10 of level 0.
+    for id in 0..n {
+        // SAFETY: as above.
         unsafe { wheel.insert(arena.ptr(id), 10) }.unwrap();
     }
-    // SAFETY: entries 1, 0 and 3 are in the wheel.
-    unsafe {
-        wheel.remove(arena.ptr(1));
-        wheel.remove(arena.ptr(0));
-        wheel.remove(arena.ptr(3));
+    for id in (0..n).rev() {
+        // SAFETY: each is in the wheel, removed once.
+        unsafe { wheel.remove(arena.ptr(id)) };
     }
-    assert_eq!(advance(&mut wheel, &arena, 10), vec![(2, 10)]);
+    assert_eq!(wheel.len(), 0);
     assert_eq!(wheel.next_deadline(), None);
+    // The slot starts over: new entries fire, in insertion order.
+    for id in [5, 2, 7] {
+        // SAFETY: removed above, in no wheel.
+        unsafe { wheel.insert(arena.ptr(id), 10) }.unwrap();
+    }
+    assert_eq!(
+        advance(&mut wheel, &arena, 10),
+        vec![(5, 10), (2, 10), (7, 10)]
+    );
 }
 
 #[test]
@@ -147,29 +201,33 @@ fn a_slot_half_fired_can_lose_any_entry() {
     // The driver fires a slot in batches, releasing the lock between them, and owners may
     // cancel in between: after a pop, the new head's `prev` still names the popped entry
     // (invariant 5), and removing it, or the one behind it, must not follow that.
-    for victim in [1, 2, 4] {
-        let arena = Arena::new(5);
-        let mut wheel = Wheel::new();
-        for id in 0..5 {
-            // SAFETY: as above; all five share slot 10 of level 0.
-            unsafe { wheel.insert(arena.ptr(id), 10) }.unwrap();
+    for popped in [1, CHAINS + 1] {
+        for victim in popped..SAME_SLOT {
+            let arena = Arena::new(SAME_SLOT);
+            let mut wheel = Wheel::new();
+            for id in 0..SAME_SLOT {
+                // SAFETY: as above; all of them share slot 10 of level 0.
+                unsafe { wheel.insert(arena.ptr(id), 10) }.unwrap();
+            }
+            for id in 0..popped {
+                let first = wheel.poll_next(10).expect("due");
+                assert_eq!(arena.id(first), id, "no removal yet: insertion order");
+            }
+            // SAFETY: `victim` is still in the wheel.
+            unsafe { wheel.remove(arena.ptr(victim)) };
+            let expected: Vec<usize> = (popped..SAME_SLOT).filter(|&id| id != victim).collect();
+            assert_eq!(
+                ids_sorted(advance(&mut wheel, &arena, 10), 10),
+                expected,
+                "popped {popped}, victim {victim}"
+            );
+            assert_eq!(wheel.len(), 0);
+            assert_eq!(wheel.next_deadline(), None);
+            // The slot is reusable: a new entry becomes its head and tail.
+            // SAFETY: entry 0 fired and is in no wheel.
+            unsafe { wheel.insert(arena.ptr(0), 20) }.unwrap();
+            assert_eq!(advance(&mut wheel, &arena, 20), vec![(0, 20)]);
         }
-        let first = wheel.poll_next(10).expect("entry 0 is due");
-        assert_eq!(arena.id(first), 0);
-        // SAFETY: `victim` is still in the wheel.
-        unsafe { wheel.remove(arena.ptr(victim)) };
-        let rest: Vec<usize> = advance(&mut wheel, &arena, 10)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        let expected: Vec<usize> = (1..5).filter(|&id| id != victim).collect();
-        assert_eq!(rest, expected, "victim {victim}");
-        assert_eq!(wheel.len(), 0);
-        assert_eq!(wheel.next_deadline(), None);
-        // The slot is reusable: a new entry becomes its head and tail.
-        // SAFETY: entry 0 fired and is in no wheel.
-        unsafe { wheel.insert(arena.ptr(0), 20) }.unwrap();
-        assert_eq!(advance(&mut wheel, &arena, 20), vec![(0, 20)]);
     }
 }
 
