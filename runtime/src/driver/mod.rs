@@ -40,7 +40,7 @@ impl Driver {
         timer_shards: usize,
     ) -> std::io::Result<(Driver, Handle)> {
         let (io, io_handle) = io::Driver::new()?;
-        let (time_driver, time) = time::Driver::new(clock, timer_shards);
+        let (time_driver, time) = time::Driver::new(clock, timer_shards, io_handle.clone());
         Ok((
             Driver {
                 io,

@@ -118,8 +118,15 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// `shards`: one per worker (see "Shards" above).
-    pub(crate) fn new(clock: Clock, shards: usize) -> (Driver, Arc<Handle>) {
-        let handle = Arc::new(Handle::with_clock_and_shards(clock, shards));
+    /// `reactor`: the I/O driver that the runtime parks on (see [`Handle::unpark_driver`]).
+    pub(crate) fn new(
+        clock: Clock,
+        shards: usize,
+        reactor: crate::driver::io::Handle,
+    ) -> (Driver, Arc<Handle>) {
+        let mut handle = Handle::with_clock_and_shards(clock, shards);
+        handle.reactor = Some(reactor);
+        let handle = Arc::new(handle);
         (
             Driver {
                 handle: handle.clone(),
@@ -146,6 +153,10 @@ pub(crate) struct Handle {
     is_shutdown: AtomicBool,
     /// Blocking closures in flight: while non-zero, paused time does not jump (step 1).
     inhibit_auto_advance: AtomicUsize,
+    /// Wakes the thread parked on the runtime's driver (its I/O reactor), for a timer
+    /// registered earlier than that thread's wake-up. `None` for a wheel without a reactor
+    /// (the time driver's own tests).
+    reactor: Option<crate::driver::io::Handle>,
 }
 
 /// Ticks after which a busy worker stops waiting for a sibling to fire the sibling's own
@@ -212,6 +223,15 @@ impl Handle {
             shards,
             is_shutdown: AtomicBool::new(false),
             inhibit_auto_advance: AtomicUsize::new(0),
+            reactor: None,
+        }
+    }
+
+    /// Wakes the thread parked on the runtime's driver: a timer earlier than the one it
+    /// waits for was registered.
+    pub(crate) fn unpark_driver(&self) {
+        if let Some(reactor) = &self.reactor {
+            reactor.unpark();
         }
     }
 
