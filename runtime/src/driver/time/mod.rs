@@ -11,7 +11,8 @@
 //!
 //! Protocol of one park ([`super::Driver::park`]):
 //! 1. [`Handle::park_timeout`] shortens the caller's time-out to the next slot start of the
-//!    wheel and records it as `parked_until`. With time paused and a real (non-zero) park, it
+//!    wheel and records it as `parked_until` (not for a zero time-out: a turn that does not
+//!    sleep needs no unpark). With time paused and a real (non-zero) park, it
 //!    instead advances the clock to that slot start and asks for a zero wait: the runtime is
 //!    idle, so virtual time jumps to the next timer. Not while auto-advance is inhibited
 //!    (`spawn_blocking` work is running, which the runtime cannot see finish sooner than
@@ -358,7 +359,10 @@ impl Handle {
 
     /// Step 1: the time-out for the parking thread.
     pub(crate) fn park_timeout(&self, timeout: Option<Duration>) -> Option<Duration> {
-        if self.is_shutdown() {
+        if self.is_shutdown() || timeout == Some(Duration::ZERO) {
+            // A turn that does not sleep (a busy worker's maintenance) needs no wake-up and
+            // records none: locking every shard here, each turn, made the workers contend
+            // for each other's shard locks while they register timers.
             return timeout;
         }
         // Each shard records its own next tick (see "Shards" above).

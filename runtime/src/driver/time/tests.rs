@@ -250,7 +250,29 @@ fn registering_an_earlier_timer_while_parked_asks_for_an_unpark() {
         "not parked: no unpark"
     );
 
-    driver.time.park_timeout(Some(Duration::ZERO));
+    // A busy worker's zero-time turn does not sleep: it records no wake-up, and a timer
+    // registered after it asks for no unpark, however early.
+    assert_eq!(
+        driver.time.park_timeout(Some(Duration::ZERO)),
+        Some(Duration::ZERO)
+    );
+    {
+        let mut soon = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(1)));
+        assert!(poll(soon.as_mut(), &waker).is_pending());
+        assert_eq!(
+            driver.unparks.load(Ordering::SeqCst),
+            0,
+            "no one sleeps: no unpark"
+        );
+    }
+
+    // A sleeping park (auto-advance held off, so the paused clock stays put) records its
+    // wake-up, the 100 ms timer.
+    driver.time.inhibit_auto_advance();
+    assert_eq!(
+        driver.time.park_timeout(Some(Duration::from_secs(1))),
+        Some(Duration::from_secs(1))
+    );
     let mut later = pin!(TimerEntry::new(driver.clone(), driver.now() + ms(200)));
     assert!(poll(later.as_mut(), &waker).is_pending());
     assert_eq!(
@@ -269,6 +291,7 @@ fn registering_an_earlier_timer_while_parked_asks_for_an_unpark() {
         1,
         "already unparked for 10 ms"
     );
+    driver.time.allow_auto_advance();
 }
 
 #[test]
