@@ -5,8 +5,9 @@
 //! holds the next 64 ms one tick per slot and level 5 spans about 2.2 years. Each slot is a
 //! few ([`CHAINS`]) doubly linked lists threaded through the entries themselves ([`Links`]),
 //! filled and emptied in turn, so insert and remove are O(1) and allocate nothing, and a walk
-//! over a slot has several cold entries loading at once. One bitmap per level records which slots are
-//! occupied, so finding the next deadline costs one rotate and one `trailing_zeros` per level.
+//! over a slot has several cold entries loading at once. One bitmap per level records which
+//! slots are occupied, so finding the next deadline costs one rotate and one
+//! `trailing_zeros` per level.
 //!
 //! Invariants (the wheel lock, held by every caller, protects all of them):
 //! 1. `elapsed` is the tick up to which the wheel has been advanced; it never goes back.
