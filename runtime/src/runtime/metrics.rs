@@ -40,6 +40,11 @@ impl RuntimeMetrics {
     }
 
     /// The number of tasks alive (spawned and not yet complete).
+    ///
+    /// A task's `JoinHandle` learns that it finished just before the worker that ran it
+    /// lets go of it, so on a multi-thread runtime a count read right after awaiting the
+    /// handle may still include the task for a moment (as in Tokio): wait for the count to
+    /// fall, rather than assert it at once.
     pub fn num_alive_tasks(&self) -> usize {
         self.handle.num_alive_tasks()
     }
