@@ -47,6 +47,7 @@ impl TimeDriverRef for RuntimeTime {
         self.time.unpark_driver();
     }
 }
+
 impl std::fmt::Debug for RuntimeTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeTime").finish_non_exhaustive()

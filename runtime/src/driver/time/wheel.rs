@@ -27,8 +27,8 @@
 //! 5. `Slot::head` says which entry is first in each of a slot's lists; a head's `prev` may
 //!    be stale and is never read (so `pop_front` touches only the entry it pops; see there).
 //!    Every other entry's `prev` is its predecessor.
-//! 6. `Slot::len` counts the entries in all of a slot's lists; the slot's occupancy bit is
-//!    set exactly when it is not zero, and an empty slot has `push == pop == 0`.
+//! 6. A slot's occupancy bit is set exactly when one of its lists has a head, and a slot
+//!    whose lists are all empty has `push == pop == 0`.
 //!
 //! Protocol of [`Wheel::poll_next`] (called repeatedly with the current tick `now`):
 //! 1. Find the earliest slot start over all levels (the occupancy bitmaps).
@@ -76,8 +76,6 @@ struct Slot {
     push: u8,
     /// The list the next pop looks at first.
     pop: u8,
-    /// Entries in the slot.
-    len: u32,
 }
 
 const EMPTY: Slot = Slot {
@@ -85,8 +83,14 @@ const EMPTY: Slot = Slot {
     tail: [None; CHAINS],
     push: 0,
     pop: 0,
-    len: 0,
 };
+
+impl Slot {
+    /// True if none of the lists has an entry (one cache line: the heads are side by side).
+    fn is_empty(&self) -> bool {
+        self.head.iter().all(Option::is_none)
+    }
+}
 
 /// The wheel. Holds raw pointers to entries that their owners keep alive and pinned until
 /// they are removed (see the `# Safety` sections).
@@ -171,10 +175,8 @@ impl Wheel {
                 None => list.tail[chain] = Some(prev),
             }
         }
-        list.len -= 1;
-        if list.len == 0 {
-            // Every list is empty already: restart the turns so that the next entries come
-            // back in insertion order.
+        if list.is_empty() {
+            // Restart the turns so that the next entries come back in insertion order.
             (list.push, list.pop) = (0, 0);
             self.occupied[level] &= !(1 << slot);
         }
@@ -273,7 +275,6 @@ impl Wheel {
             None => list.head[chain] = Some(entry),
         }
         list.tail[chain] = Some(entry);
-        list.len += 1;
         self.occupied[level] |= 1 << slot;
     }
 
@@ -302,8 +303,7 @@ impl Wheel {
             None => list.tail[chain] = None,
         }
         list.head[chain] = next;
-        list.len -= 1;
-        if list.len == 0 {
+        if list.is_empty() {
             (list.push, list.pop) = (0, 0);
             self.occupied[level] &= !(1 << slot);
         } else {
