@@ -95,7 +95,7 @@ mod imp {
 
     /// Work-stealing queues: crossbeam-deque itself outside loom.
     pub(crate) mod deque {
-        pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+        pub(crate) use crossbeam_deque::{Steal, Stealer, Worker};
     }
 
     /// The number of CPUs, the default worker count.
@@ -298,44 +298,6 @@ mod imp {
         }
 
         impl<T> Stealer<T> {
-            pub(crate) fn steal_batch_with_limit_and_pop(
-                &self,
-                dest: &Worker<T>,
-                limit: usize,
-            ) -> Steal<T> {
-                steal_batch(&self.inner, dest, limit)
-            }
-            pub(crate) fn is_empty(&self) -> bool {
-                self.inner.lock().unwrap().is_empty()
-            }
-            pub(crate) fn len(&self) -> usize {
-                self.inner.lock().unwrap().len()
-            }
-        }
-
-        #[derive(Debug)]
-        pub(crate) struct Injector<T> {
-            inner: Mutex<VecDeque<T>>,
-        }
-
-        impl<T> Injector<T> {
-            pub(crate) fn new() -> Self {
-                Self {
-                    inner: Mutex::new(VecDeque::new()),
-                }
-            }
-            pub(crate) fn push(&self, task: T) {
-                self.inner.lock().unwrap().push_back(task);
-            }
-            pub(crate) fn steal(&self) -> Steal<T> {
-                match self.inner.lock().unwrap().pop_front() {
-                    Some(t) => Steal::Success(t),
-                    None => Steal::Empty,
-                }
-            }
-            pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-                self.steal_batch_with_limit_and_pop(dest, usize::MAX)
-            }
             pub(crate) fn steal_batch_with_limit_and_pop(
                 &self,
                 dest: &Worker<T>,

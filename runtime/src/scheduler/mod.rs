@@ -13,6 +13,9 @@ use crate::driver;
 use crate::task::{Id, JoinHandle};
 
 pub(crate) mod current_thread;
+// Under loom the runtime uses the injector's stand-in; the real one runs in its own models.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) mod inject;
 pub(crate) mod metrics;
 pub(crate) mod multi_thread;
 

@@ -11,10 +11,12 @@
 //! | `stage` (output) | whoever sees `COMPLETE` without `JOIN_INTEREST` | to drop it |
 //! | `header.join_waker` | see the table in [`super::state`] | |
 //! | `header.owned` | the owned-task list | under its shard lock |
+//! | `header.queue` | the injector | while it holds the task's `Notified` |
 //!
 //! The harness functions below implement steps 4 and 5 of a task's life (DESIGN.md): poll
 //! under `catch_unwind` with a fresh coop budget, then go idle, re-queue or complete.
 
+use std::alloc::{self, Layout};
 use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -29,6 +31,7 @@ use super::state::{State, TransitionToIdle, TransitionToNotified, TransitionToRu
 use super::{waker, Id, Notified, Schedule, Task};
 use crate::coop;
 use crate::loom::cell::UnsafeCell;
+use crate::util::queue_link::QueueLink;
 
 /// The type-erased part of a task. `#[repr(C)]` and first in [`Cell`], so a pointer to the
 /// cell is a pointer to its header.
@@ -39,6 +42,8 @@ pub(crate) struct Header {
     pub(super) id: Id,
     /// Owned-task list links; guarded by the list's shard lock.
     pub(super) owned: UnsafeCell<Links>,
+    /// The injector's link, while a `Notified` of the task waits there.
+    pub(super) queue: QueueLink,
     /// Guarded by the `JOIN_WAKER` protocol in the state word.
     pub(super) join_waker: UnsafeCell<Option<Waker>>,
 }
@@ -73,18 +78,49 @@ where
     T: Future + 'static,
     S: Schedule,
 {
-    let cell = Box::new(Cell {
+    let cell = Cell {
         header: Header {
             state: State::new(),
             vtable: vtable::<T, S>(),
             id,
             owned: UnsafeCell::new(Links::default()),
+            queue: QueueLink::new(),
             join_waker: UnsafeCell::new(None),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    };
+    let layout = cell_layout::<T, S>();
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { alloc::alloc(layout) }.cast::<Cell<T, S>>();
+    let Some(ptr) = NonNull::new(ptr) else {
+        alloc::handle_alloc_error(layout)
+    };
+    // SAFETY: freshly allocated with the cell's alignment and at least its size.
+    unsafe { ptr.as_ptr().write(cell) };
+    ptr.cast()
+}
+
+/// The least size of a task's allocation. glibc's `malloc` keeps freed chunks of up to 128
+/// bytes (a request of up to 120) in "fastbins": lists reused last-in first-out that are not
+/// merged with their free neighbours. Tasks spawned in a burst (from outside the runtime,
+/// through the injector) then get the chunks that tasks completed on either worker last
+/// freed, in any order, and neighbours in memory run on different workers: each poll's writes
+/// to a task's state and future bounce the cache line it shares with its neighbour.
+/// `rt_multi_threaded/yield_many` (200 tasks spawned remotely, 1,000 yields each) ran 25 %
+/// slower for that; a larger chunk is merged when freed and handed out again in address order.
+/// (crossbeam's injector, used before, hid this: its block allocations made `malloc` merge
+/// the fastbins every 63 pushes.) It costs tiny tasks some memory and spawn-heavy benchmarks
+/// some time (`benches/RESULTS.md`, "The intrusive injector").
+const MIN_CELL: usize = 136;
+
+/// The allocation of a `Cell<T, S>`: its own layout, at least [`MIN_CELL`] bytes.
+fn cell_layout<T: Future, S>() -> Layout {
+    let cell = Layout::new::<Cell<T, S>>();
+    match Layout::from_size_align(cell.size().max(MIN_CELL), cell.align()) {
+        Ok(layout) => layout,
+        Err(_) => unreachable!("a cell's own layout is valid, and MIN_CELL is small"),
+    }
 }
 
 fn vtable<T: Future + 'static, S: Schedule>() -> &'static Vtable {
@@ -233,8 +269,13 @@ unsafe fn schedule<T: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 /// # Safety
 /// No reference to the task remains.
 unsafe fn dealloc<T: Future, S>(ptr: NonNull<Header>) {
-    // SAFETY: the cell was made by `Box::leak` in `allocate` and no reference remains.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<T, S>>().as_ptr()) });
+    let cell = ptr.cast::<Cell<T, S>>().as_ptr();
+    // SAFETY: the cell was allocated with `cell_layout` and initialized in `allocate`, and no
+    // reference remains: it is dropped and freed once.
+    unsafe {
+        std::ptr::drop_in_place(cell);
+        alloc::dealloc(cell.cast(), cell_layout::<T, S>());
+    }
 }
 
 /// Moves the output into `dst` (a `*mut Poll<JoinResult<T::Output>>`) if the task is

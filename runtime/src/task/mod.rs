@@ -39,6 +39,7 @@ pub use self::join::{AbortHandle, Id, JoinError, JoinHandle};
 pub use self::join_set::JoinSet;
 pub use self::local::{spawn_local, LocalEnterGuard, LocalSet};
 pub use self::task_local::{AccessError, LocalKey, TaskLocalFuture};
+use crate::util::queue_link::{Linked, QueueLink};
 
 /// Futures returned by task utilities, as in Tokio's `task::futures`.
 pub mod futures {
@@ -138,6 +139,30 @@ impl<S: 'static> Task<S> {
         std::mem::forget(self);
         // SAFETY: we transfer our reference to `shutdown`.
         unsafe { (raw.as_ref().vtable.shutdown)(raw) }
+    }
+}
+
+// The injector queues a `Notified` by its header's link (`Header::queue`).
+impl<S: 'static> Linked for Notified<S> {
+    fn into_link(self) -> NonNull<QueueLink> {
+        let raw = self.0.raw;
+        std::mem::forget(self);
+        // SAFETY: our reference keeps the header alive; the link is one of its fields.
+        unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*raw.as_ptr()).queue)) }
+    }
+
+    unsafe fn from_link(link: NonNull<QueueLink>) -> Self {
+        // SAFETY: per the trait's contract `link` is the `queue` field of a header given up
+        // by `into_link`, so stepping back by its offset gives that header, whose
+        // reference is taken back once.
+        unsafe {
+            let raw = link
+                .as_ptr()
+                .cast::<u8>()
+                .sub(std::mem::offset_of!(Header, queue))
+                .cast::<Header>();
+            Notified::from_raw(NonNull::new_unchecked(raw))
+        }
     }
 }
 

@@ -26,11 +26,12 @@ use std::time::Instant;
 use self::idle::Idle;
 use self::lifo::LifoSlot;
 use self::park::Parker;
+use super::inject::RuntimeInject;
 use super::metrics::WorkerMetrics;
 use super::Config;
 use crate::blocking::Spawner;
 use crate::driver::{self, Driver};
-use crate::loom::deque::{Injector, Steal, Stealer};
+use crate::loom::deque::{Steal, Stealer};
 use crate::loom::sync::atomic::{fence, AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread;
@@ -67,7 +68,7 @@ pub(crate) struct Handle {
 
 pub(crate) struct Shared {
     remotes: Box<[Remote]>,
-    inject: Injector<Notified<Arc<Handle>>>,
+    inject: RuntimeInject<Notified<Arc<Handle>>>,
     idle: Idle,
     owned: OwnedTasks<Arc<Handle>>,
     /// Taken (try-lock) by the worker that parks on it.
@@ -129,7 +130,7 @@ impl MultiThread {
         let handle = Arc::new(Handle {
             shared: Shared {
                 remotes: remotes.into_boxed_slice(),
-                inject: Injector::new(),
+                inject: RuntimeInject::new(),
                 idle: Idle::new(n),
                 owned: OwnedTasks::new(4 * n),
                 driver: TryLock::new(Some(driver)),
