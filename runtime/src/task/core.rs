@@ -111,7 +111,7 @@ where
 /// slower for that; a larger chunk is merged when freed and handed out again in address order.
 /// (crossbeam's injector, used before, hid this: its block allocations made `malloc` merge
 /// the fastbins every 63 pushes.) It costs tiny tasks some memory and spawn-heavy benchmarks
-/// some time (`benches/RESULTS.md`, "The intrusive injector").
+/// some time (`benches/RESULTS.md`, "`yield_many` and glibc's fastbins").
 const MIN_CELL: usize = 136;
 
 /// The allocation of a `Cell<T, S>`: its own layout, at least [`MIN_CELL`] bytes.
