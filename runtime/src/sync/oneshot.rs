@@ -7,7 +7,7 @@
 //! 1. `send`, under the lock: receiver closed: hand the value back. Else store it, set
 //!    `complete`, take the receiver's waker; wake after unlocking.
 //! 2. Sender dropped without sending: set `complete`, wake the receiver (it gets
-//!    [`RecvError`](error::RecvError)).
+//!    [`RecvError`]).
 //! 3. Receiver poll, under the lock: a value: take it. `complete` without a value: error.
 //!    Otherwise store the waker.
 //! 4. Receiver close or drop: set `closed`, wake the sender's `closed()` waiter. Drop also

@@ -1,11 +1,11 @@
 //! Tasks: the unit of work corio schedules.
 //!
 //! A task is one heap allocation holding a header (state word, vtable, id, owned-list
-//! links, join waker slot), its scheduler handle and its future or output (see `core.rs`).
+//! links, injector link, join waker slot), its scheduler handle and its future or output (see `core.rs`).
 //! References to it are counted in the state word (see `state.rs`); the kinds are:
 //!
-//! - [`Task`]: held by the runtime's owned-task list, for shutdown.
-//! - [`Notified`]: held by a run queue; running it polls the task.
+//! - `Task`: held by the runtime's owned-task list, for shutdown.
+//! - `Notified`: held by a run queue; running it polls the task.
 //! - [`JoinHandle`] and [`AbortHandle`]: held by the user.
 //! - wakers.
 //!
@@ -15,7 +15,7 @@
 //! running -> idle, or -> notified (re-queued once) if woken during the poll, or -> complete.
 //! 5. A wake schedules an idle task, marks a running one to be re-queued by its poller, and
 //! does nothing to a complete or already notified one. Steps 2 and 3 (where the `Notified`
-//! goes and who pops it) belong to `scheduler/`, reached only through [`Schedule`].
+//! goes and who pops it) belong to `scheduler/`, reached only through the `Schedule` trait.
 
 use std::cell::Cell;
 use std::fmt;
