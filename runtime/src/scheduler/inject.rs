@@ -4,8 +4,8 @@
 //! An intrusive queue (the link is in each task's header, see [`QueueLink`]) after
 //! D. Vyukov's non-blocking multi-producer queue: a producer swaps itself in as `tail` and
 //! then links its predecessor to itself. Consumers take `head`'s lock and walk from the
-//! oldest item. So a push is two atomic writes: it never waits, never allocates and takes no
-//! lock a worker takes.
+//! oldest item. So a push is a counter increment, a swap and two stores (its own link cleared,
+//! its predecessor's set): it never waits, never allocates and takes no lock a worker takes.
 //!
 //! Why not crossbeam-deque's `Injector` (corio's injector until this one): it allocates a
 //! 63-slot block on the pushing thread and the worker that empties a block frees it. With
