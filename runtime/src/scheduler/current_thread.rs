@@ -13,7 +13,9 @@
 //! 3. With no task to run it parks on the driver. A remote spawn or wake pushes to the
 //!    injector, then calls `driver.unpark()`; the driver keeps the unpark as a token, so an
 //!    unpark between the last look at the queues and the park makes the park return at once
-//!    (no lost wake-up).
+//!    (no lost wake-up). Unparks cost one eventfd write per park at most (the poller skips
+//!    the write while one is pending), and none for a wake of the `block_on` future on this
+//!    thread itself, which is not asleep and reads `woken` before it parks.
 //! 4. Every `event_interval` tasks it turns the driver without blocking, so I/O and timers
 //!    are not starved by busy tasks.
 //! 5. Shutdown (runtime drop): close the injector, cancel every owned task in place, drop the
@@ -218,7 +220,18 @@ impl Handle {
         // Release pairs with the Acquire swap in the loop: what the waker published is
         // visible when the future is polled again.
         self.woken.store(true, Ordering::Release);
-        self.driver.unpark();
+        // On the thread that runs this scheduler (a task, the `block_on` future itself, or a
+        // timer or I/O waker fired by the driver's turn), that thread is not blocked in the
+        // driver, and its loop reads `woken` before it next parks: the unpark, a system call
+        // (an eventfd write, then a wasted `epoll` wait), would only wake it from a sleep it
+        // is not in. Joined futures that wake each other (`join!` in `block_on`) made one
+        // such pair of calls per wake-up.
+        let on_own_thread = context::with_scheduler(
+            |cx| matches!(cx, Some(super::Context::CurrentThread(cx)) if std::ptr::eq(&*cx.handle, self)),
+        );
+        if !on_own_thread {
+            self.driver.unpark();
+        }
     }
 }
 
@@ -432,5 +445,78 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("current_thread::Context")
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::runtime::Builder;
+    use crate::scheduler;
+    use crate::sync::{oneshot, Notify};
+
+    fn unparks(rt: &crate::runtime::Runtime) -> usize {
+        let scheduler::Handle::CurrentThread(h) = &rt.handle().inner else {
+            unreachable!("built as a current-thread runtime")
+        };
+        h.driver.io.unpark_count()
+    }
+
+    /// A wake-up on the thread that runs the scheduler needs no system call: that thread is
+    /// not asleep in the driver, and it looks at `woken` before it sleeps. One from another
+    /// thread still wakes the driver.
+    #[test]
+    fn wakes_from_the_scheduler_thread_leave_the_driver_alone() {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let before = unparks(&rt);
+        let pings = rt.block_on(async {
+            // The `block_on` future wakes itself.
+            for _ in 0..1_000 {
+                crate::task::yield_now().await;
+            }
+            // A spawned task wakes the `block_on` future, and the other way round.
+            let ping = Arc::new(Notify::new());
+            let pong = Arc::new(Notify::new());
+            let (ping2, pong2) = (ping.clone(), pong.clone());
+            let task = crate::spawn(async move {
+                for _ in 0..1_000 {
+                    ping2.notified().await;
+                    pong2.notify_one();
+                }
+            });
+            let mut pings = 0;
+            for _ in 0..1_000 {
+                ping.notify_one();
+                pong.notified().await;
+                pings += 1;
+            }
+            task.await.unwrap();
+            pings
+        });
+        assert_eq!(pings, 1_000);
+        let local = unparks(&rt) - before;
+        assert!(
+            local < 10,
+            "{local} driver unparks for 2,000 wake-ups on the scheduler's own thread"
+        );
+
+        let before = unparks(&rt);
+        let got = rt.block_on(async {
+            let (tx, rx) = oneshot::channel();
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                tx.send(7).unwrap();
+            });
+            let got = rx.await.unwrap();
+            sender.join().unwrap();
+            got
+        });
+        assert_eq!(got, 7);
+        assert!(
+            unparks(&rt) > before,
+            "a wake-up from another thread must wake the driver"
+        );
     }
 }

@@ -136,3 +136,32 @@ fn loom_io_short_read_clear_never_loses_the_next_event() {
         drop(reg);
     });
 }
+
+/// Two threads publish work and notify while the driver thread waits: the second notify may
+/// find the first one's write pending and skip its own (the poller's `notified` flag), so
+/// the wait that consumed the first must still leave the driver seeing both. A lost
+/// wake-up leaves the driver waiting forever, which loom reports as a deadlock.
+#[test]
+fn loom_poller_skipped_notify_is_not_lost() {
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    loom::model(|| {
+        let poller = Arc::new(Poller::new().unwrap());
+        let work = Arc::new(AtomicUsize::new(0));
+        let notifiers: Vec<_> = (0..2)
+            .map(|_| {
+                let (poller, work) = (poller.clone(), work.clone());
+                loom::thread::spawn(move || {
+                    work.fetch_add(1, SeqCst);
+                    poller.notify().unwrap();
+                })
+            })
+            .collect();
+        let mut events = Events::new();
+        while work.load(SeqCst) < 2 {
+            poller.wait(&mut events, None).unwrap();
+        }
+        for n in notifiers {
+            n.join().unwrap();
+        }
+    });
+}

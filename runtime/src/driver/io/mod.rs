@@ -102,6 +102,10 @@ pub(crate) struct Handle {
 struct Inner {
     poller: Poller,
     registry: Mutex<Registry>,
+    /// How many times [`Handle::unpark`] was called, for tests that check that a wake-up
+    /// costs no system call where none is needed.
+    #[cfg(all(test, not(loom)))]
+    unparks: crate::loom::sync::atomic::AtomicUsize,
 }
 
 /// The live sources, by key.
@@ -168,6 +172,8 @@ impl Driver {
         let inner = Arc::new(Inner {
             poller: Poller::new()?,
             registry: Mutex::new(Registry::default()),
+            #[cfg(all(test, not(loom)))]
+            unparks: crate::loom::sync::atomic::AtomicUsize::new(0),
         });
         let driver = Driver {
             inner: inner.clone(),
@@ -215,8 +221,20 @@ impl Drop for Driver {
 }
 
 impl Handle {
+    /// How many times [`Handle::unpark`] was called.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn unpark_count(&self) -> usize {
+        self.inner
+            .unparks
+            .load(crate::loom::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Wakes the thread blocked in [`Driver::turn`], or makes its next turn return at once.
     pub(crate) fn unpark(&self) {
+        #[cfg(all(test, not(loom)))]
+        self.inner
+            .unparks
+            .fetch_add(1, crate::loom::sync::atomic::Ordering::Relaxed);
         if let Err(e) = self.inner.poller.notify() {
             // Writing to the poller's own eventfd/pipe does not fail while the poller lives.
             panic!("corio: could not wake the I/O driver ({e})");

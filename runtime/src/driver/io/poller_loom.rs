@@ -9,6 +9,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use super::readiness::EventFlags;
+use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
 
 /// The model's events never report a peer's shutdown, so the short-transfer rule is off.
@@ -18,6 +19,10 @@ pub(crate) const REPORTS_READ_CLOSED: bool = false;
 pub(crate) struct Poller {
     state: Mutex<State>,
     condvar: Condvar,
+    /// The real poller's `notified` flag (see `poller.rs`), with its protocol: `notify`
+    /// skips the "eventfd write" (`State::notified`) while it is set, `wait` clears it after
+    /// it returns. Here loom can check that no skipped notify is lost.
+    write_pending: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +42,7 @@ impl Poller {
         Ok(Poller {
             state: Mutex::new(State::default()),
             condvar: Condvar::new(),
+            write_pending: AtomicBool::new(false),
         })
     }
 
@@ -74,10 +80,15 @@ impl Poller {
         }
         state.notified = false;
         events.list.extend(state.pending.drain(..));
+        drop(state);
+        self.write_pending.swap(false, SeqCst);
         Ok(())
     }
 
     pub(crate) fn notify(&self) -> io::Result<()> {
+        if self.write_pending.swap(true, SeqCst) {
+            return Ok(());
+        }
         self.state.lock().notified = true;
         self.condvar.notify_one();
         Ok(())
