@@ -65,6 +65,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::coop;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::loom::sync::{Arc, Mutex};
 
 pub(crate) mod readiness;
@@ -102,10 +103,17 @@ pub(crate) struct Handle {
 struct Inner {
     poller: Poller,
     registry: Mutex<Registry>,
+    /// Sources added to the poller and not yet deleted. While there are none, a turn that
+    /// must not block has nothing to collect and skips its system call (see
+    /// [`Driver::turn`]). Counted after a successful add, uncounted after the delete.
+    sources: AtomicUsize,
     /// How many times [`Handle::unpark`] was called, for tests that check that a wake-up
     /// costs no system call where none is needed.
     #[cfg(all(test, not(loom)))]
     unparks: crate::loom::sync::atomic::AtomicUsize,
+    /// How many turns asked the poller, for the same kind of tests.
+    #[cfg(all(test, not(loom)))]
+    waits: crate::loom::sync::atomic::AtomicUsize,
 }
 
 /// The live sources, by key.
@@ -172,8 +180,11 @@ impl Driver {
         let inner = Arc::new(Inner {
             poller: Poller::new()?,
             registry: Mutex::new(Registry::default()),
+            sources: AtomicUsize::new(0),
             #[cfg(all(test, not(loom)))]
             unparks: crate::loom::sync::atomic::AtomicUsize::new(0),
+            #[cfg(all(test, not(loom)))]
+            waits: crate::loom::sync::atomic::AtomicUsize::new(0),
         });
         let driver = Driver {
             inner: inner.clone(),
@@ -186,6 +197,16 @@ impl Driver {
     /// Protocol step 2: blocks until events, `timeout` (`None`: no limit; `Some(ZERO)`: no
     /// blocking at all) or [`Handle::unpark`]; then delivers readiness to the wakers.
     pub(crate) fn turn(&mut self, timeout: Option<Duration>) {
+        // A runtime without sockets or pipes: a busy worker's periodic look at I/O (every
+        // `event_interval` polls) would be one `epoll_pwait2` that returns nothing. A source
+        // registered meanwhile loses nothing: its events wait in the kernel for the next
+        // turn (and a new registration starts out ready anyway). A wake-up pending on the
+        // eventfd only makes the next blocking turn return at once, as an unpark may.
+        if timeout == Some(Duration::ZERO) && self.inner.sources.load(Relaxed) == 0 {
+            return;
+        }
+        #[cfg(all(test, not(loom)))]
+        self.inner.waits.fetch_add(1, Relaxed);
         if let Err(e) = self.inner.poller.wait(&mut self.events, timeout) {
             // polling retries EINTR itself; anything else means the poller fd is broken and
             // no I/O of this runtime could ever complete again.
@@ -266,6 +287,7 @@ impl Registration {
             handle.inner.registry.lock().remove(key);
             return Err(e);
         }
+        handle.inner.sources.fetch_add(1, Relaxed);
         Ok(Registration {
             handle: handle.clone(),
             io,
@@ -344,6 +366,7 @@ impl Registration {
         // SAFETY: `new`'s contract: the fd is open until this deregistration.
         let res = unsafe { self.handle.inner.poller.delete(self.fd) };
         self.handle.inner.registry.lock().remove(self.key);
+        self.handle.inner.sources.fetch_sub(1, Relaxed);
         res
     }
 }

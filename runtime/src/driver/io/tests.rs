@@ -77,6 +77,33 @@ fn unpark_interrupts_a_blocking_turn_and_a_pending_one_returns_at_once() {
     );
 }
 
+/// Without sources, a turn that must not block has nothing to collect: no system call. With
+/// one, it asks the poller again; once the source is gone, it stops again. A blocking turn
+/// always waits in the poller (it is how the thread sleeps).
+#[test]
+fn non_blocking_turns_skip_the_poller_while_no_source_is_registered() {
+    let (mut driver, handle) = Driver::new().unwrap();
+    let waits = |d: &Driver| d.inner.waits.load(Relaxed);
+    for _ in 0..100 {
+        driver.turn(Some(Duration::ZERO));
+    }
+    assert_eq!(waits(&driver), 0);
+    let (a, b) = pair();
+    // SAFETY: `a` outlives the registration, which is dropped first.
+    let mut reg = unsafe { Registration::new(&handle, a.as_raw_fd()) }.unwrap();
+    driver.turn(Some(Duration::ZERO));
+    driver.turn(Some(Duration::ZERO));
+    assert_eq!(waits(&driver), 2);
+    reg.deregister().unwrap();
+    drop(reg);
+    drop((a, b));
+    driver.turn(Some(Duration::ZERO));
+    assert_eq!(waits(&driver), 2);
+    handle.unpark();
+    driver.turn(Some(Duration::from_secs(10)));
+    assert_eq!(waits(&driver), 3);
+}
+
 #[test]
 fn read_waits_for_data_written_later() {
     let reactor = Reactor::start();
