@@ -58,8 +58,8 @@ macro_rules! tokio_like_workloads {
                 });
             }
 
-            pub(crate) fn spawn_many_remote_idle(g: &mut Group<'_>) {
-                let rt = $rt;
+            /// 1,000 spawns through `rt`'s handle from outside `block_on`, then awaited.
+            fn remote_spawns(g: &mut Group<'_>, rt: &$krate::runtime::Runtime) {
                 let handle = rt.handle();
                 let mut handles = Vec::with_capacity(NUM_SPAWN);
                 g.bench_function($label, |b| {
@@ -76,6 +76,10 @@ macro_rules! tokio_like_workloads {
                 });
             }
 
+            pub(crate) fn spawn_many_remote_idle(g: &mut Group<'_>) {
+                remote_spawns(g, &$rt);
+            }
+
             pub(crate) fn spawn_many_remote_busy(g: &mut Group<'_>) {
                 // Never ends: the last task of the chain is dropped with the runtime.
                 fn chain() {
@@ -83,21 +87,8 @@ macro_rules! tokio_like_workloads {
                 }
 
                 let rt = $rt;
-                let handle = rt.handle();
-                let mut handles = Vec::with_capacity(NUM_SPAWN);
                 drop(rt.spawn(async { chain() }));
-                g.bench_function($label, |b| {
-                    b.iter(|| {
-                        for _ in 0..NUM_SPAWN {
-                            handles.push(handle.spawn(async {}));
-                        }
-                        rt.block_on(async {
-                            for handle in handles.drain(..) {
-                                handle.await.unwrap();
-                            }
-                        });
-                    })
-                });
+                remote_spawns(g, &rt);
             }
         }
     };
