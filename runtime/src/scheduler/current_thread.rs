@@ -222,10 +222,11 @@ impl Handle {
         self.woken.store(true, Ordering::Release);
         // On the thread that runs this scheduler (a task, the `block_on` future itself, or a
         // timer or I/O waker fired by the driver's turn), that thread is not blocked in the
-        // driver, and its loop reads `woken` before it next parks: the unpark, a system call
-        // (an eventfd write, then a wasted `epoll` wait), would only wake it from a sleep it
-        // is not in. Joined futures that wake each other (`join!` in `block_on`) made one
-        // such pair of calls per wake-up.
+        // driver, and its loop reads `woken` before it next parks: the unpark would only
+        // wake it from a sleep it is not in. It is not free even with the poller's
+        // one-write-per-wait rule: an atomic swap on every wake, and an eventfd write plus an
+        // `epoll` wait that returns at once after every driver turn, which joined futures
+        // waking each other (`join!` in `block_on`) would pay again and again.
         let on_own_thread = context::with_scheduler(
             |cx| matches!(cx, Some(super::Context::CurrentThread(cx)) if std::ptr::eq(&*cx.handle, self)),
         );

@@ -110,10 +110,10 @@ struct Inner {
     /// How many times [`Handle::unpark`] was called, for tests that check that a wake-up
     /// costs no system call where none is needed.
     #[cfg(all(test, not(loom)))]
-    unparks: crate::loom::sync::atomic::AtomicUsize,
+    unparks: AtomicUsize,
     /// How many turns asked the poller, for the same kind of tests.
     #[cfg(all(test, not(loom)))]
-    waits: crate::loom::sync::atomic::AtomicUsize,
+    waits: AtomicUsize,
 }
 
 /// The live sources, by key.
@@ -182,9 +182,9 @@ impl Driver {
             registry: Mutex::new(Registry::default()),
             sources: AtomicUsize::new(0),
             #[cfg(all(test, not(loom)))]
-            unparks: crate::loom::sync::atomic::AtomicUsize::new(0),
+            unparks: AtomicUsize::new(0),
             #[cfg(all(test, not(loom)))]
-            waits: crate::loom::sync::atomic::AtomicUsize::new(0),
+            waits: AtomicUsize::new(0),
         });
         let driver = Driver {
             inner: inner.clone(),
@@ -245,17 +245,13 @@ impl Handle {
     /// How many times [`Handle::unpark`] was called.
     #[cfg(all(test, not(loom)))]
     pub(crate) fn unpark_count(&self) -> usize {
-        self.inner
-            .unparks
-            .load(crate::loom::sync::atomic::Ordering::Relaxed)
+        self.inner.unparks.load(Relaxed)
     }
 
     /// Wakes the thread blocked in [`Driver::turn`], or makes its next turn return at once.
     pub(crate) fn unpark(&self) {
         #[cfg(all(test, not(loom)))]
-        self.inner
-            .unparks
-            .fetch_add(1, crate::loom::sync::atomic::Ordering::Relaxed);
+        self.inner.unparks.fetch_add(1, Relaxed);
         if let Err(e) = self.inner.poller.notify() {
             // Writing to the poller's own eventfd/pipe does not fail while the poller lives.
             panic!("corio: could not wake the I/O driver ({e})");
