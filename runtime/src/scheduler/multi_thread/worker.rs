@@ -15,8 +15,9 @@
 //! 2. Scan the victims from a random start: each one's run queue (steal about half), then its
 //!    LIFO slot (stealable, so a task in the slot of a worker stuck in a long poll still
 //!    runs); then the injector.
-//! 3. Found work: stop searching; the last searcher to stop wakes one sleeper (wake-ups
-//!    chain, one worker at a time, without a thundering herd).
+//! 3. Found work: stop searching; the last searcher to stop wakes one sleeper if any queue
+//!    or LIFO slot still holds work (wake-ups chain, one worker at a time, without a
+//!    thundering herd).
 //! 4. Publish "asleep" (push on the sleeper list), then re-check every queue and LIFO slot
 //!    (SeqCst fence between): a concurrent notifier either sees this sleeper or is seen.
 //!    Work found: take itself off the list and run it.
@@ -301,9 +302,17 @@ impl Context {
     fn run_task(&self, mut core: Box<Core>, task: Task) -> Option<Box<Core>> {
         if core.is_searching {
             core.is_searching = false;
+            // The last searcher found work: if there is more, wake the next one. Only if
+            // there is: a sleeper woken for nothing searches, finds nothing and parks again,
+            // two context switches on a core a running thread may need (every remote wake-up
+            // of a single task paid them). The fence pairs with the one in `push_remote` (and
+            // `notify_if_needed`) as in step 4: a push that read `searching` before our
+            // decrement and so woke no one is seen by `any_work` here.
             if self.handle.shared.idle.transition_from_searching() {
-                // The last searcher found work: there may be more, so wake the next one.
-                self.handle.notify_parked();
+                fence(SeqCst);
+                if self.any_work() {
+                    self.handle.notify_parked();
+                }
             }
         }
         core.polls += 1;
@@ -864,6 +873,40 @@ mod tests {
                 .contains("panicked in the scheduler, outside any task: injected scheduler fault")
                 && stderr.contains("this is a bug in corio"),
             "stderr: {stderr}"
+        );
+    }
+
+    /// Step 3 wakes a sleeper only for work that is left: one remote task at a time wakes
+    /// one worker, which runs it and parks again, while its sibling sleeps on. Waking the
+    /// sibling as well (unconditionally, as before) made it search, find nothing and park
+    /// again: two parks per task.
+    #[test]
+    fn a_lone_remote_task_does_not_wake_a_second_worker() {
+        const TASKS: u64 = 500;
+        let rt = crate::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let m = rt.metrics();
+        let parks = || (0..2).map(|i| m.worker_park_count(i)).sum::<u64>();
+        // Both workers asleep before counting (each parks once at start).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while parks() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let before = parks();
+        for i in 0..TASKS {
+            assert_eq!(rt.block_on(rt.spawn(async move { i })).unwrap(), i);
+            // Long enough for the worker to park again: each task finds both asleep.
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let parked = parks() - before;
+        // One park per task, plus a margin for the noise of a shared machine (a worker
+        // descheduled mid-round lets the other find the next task first, and so on).
+        assert!(
+            parked < TASKS * 3 / 2,
+            "{parked} parks for {TASKS} tasks spawned one at a time: a worker that finds \
+             the only task still wakes its sibling"
         );
     }
 }
