@@ -877,9 +877,8 @@ mod tests {
     }
 
     /// Step 3 wakes a sleeper only for work that is left: one remote task at a time wakes
-    /// one worker, which runs it and parks again, while its sibling sleeps on. Waking the
-    /// sibling as well (unconditionally, as before) made it search, find nothing and park
-    /// again: two parks per task.
+    /// one worker, which runs it and parks again, while its sibling sleeps on. A sibling
+    /// woken anyway would search, find nothing and park again: two parks per task.
     #[test]
     fn a_lone_remote_task_does_not_wake_a_second_worker() {
         const TASKS: u64 = 500;
