@@ -110,6 +110,56 @@ fn loom_notify_waiters_racing_new_notified() {
     });
 }
 
+/// Step 6 of the `Notify` protocol: a queued waiter dropped while `notify_waiters` marks the
+/// list it took out must not touch its node (to take it off a list it is no longer on)
+/// before the mark: loom reports that as a concurrent access to the node's cells. (Loom
+/// does not see the memory being freed; the sanitizer run in `benches/RESULTS.md` does.)
+#[test]
+fn loom_notify_waiters_racing_a_dropped_waiter() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let th = {
+            let notify = notify.clone();
+            thread::spawn(move || poll_once_then_drop(notify.notified()))
+        };
+        notify.notify_waiters();
+        th.join().unwrap();
+        // Nothing is left queued, and no permit was stored.
+        assert!(!poll_once_then_drop(notify.notified()));
+    });
+}
+
+/// Step 6 again: a waiter polled with a new waker while `notify_waiters` holds its node (and
+/// will wake the old waker) must still be woken through the new one.
+#[test]
+fn loom_notify_waiters_racing_a_poll_with_a_new_waker() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let queued = Arc::new(AtomicBool::new(false));
+        let th = {
+            let (notify, queued) = (notify.clone(), queued.clone());
+            thread::spawn(move || {
+                let mut fut = pin!(notify.notified());
+                let first = fut
+                    .as_mut()
+                    .poll(&mut Context::from_waker(Waker::noop()))
+                    .is_ready();
+                queued.store(true, Ordering::SeqCst);
+                if !first {
+                    // `block_on` polls with its own waker, not the no-op one queued.
+                    block_on(fut);
+                }
+            })
+        };
+        // Notify only once the waiter is queued, so that the notification is its own.
+        while !queued.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        notify.notify_waiters();
+        th.join().unwrap();
+    });
+}
+
 #[test]
 fn loom_notify_one_to_cancelled_waiter_is_handed_on() {
     loom::model(|| {

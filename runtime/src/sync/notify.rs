@@ -24,18 +24,30 @@
 //! 4. `notify_waiters`: if the low bits are not WAITING, CAS the generation up and stop
 //!    (nothing is queued, and a racing first poll's CAS to WAITING fails and sees the new
 //!    generation, or succeeds first and makes ours fail). Otherwise, under the lock: bump
-//!    the generation, then pop, mark `All` and wake every node whose generation is older,
-//!    in batches of [`NUM_WAKERS`](crate::util::wake_list::NUM_WAKERS) with the lock
-//!    released between batches (and WAITING cleared when the list empties). Nodes pushed
-//!    meanwhile carry the new generation and are left alone. A stored permit is left as it
-//!    is.
+//!    the generation, clear WAITING and take the whole list out (O(1)); unlock. Then,
+//!    without the lock, pop every node of the taken list, take its waker and mark it `All`;
+//!    wake them all once every node is marked. Waiters that queue meanwhile go on the
+//!    (fresh) list with the new generation and are left alone. A stored permit is left as
+//!    it is.
 //! 5. The mark is an atomic in the [`Notified`] future itself, outside the list node: the
 //!    notifier stores it (Release) last, after unlinking the node and taking the waker, and
 //!    never touches that waiter again. So a woken future reads it (Acquire) without the lock
-//!    and, once marked, may complete and be freed at once. Unmarked, it locks to re-check and
-//!    refresh its waker. A future dropped after being marked `One` but before returning
-//!    `Ready` passes the notification on (step 3 again), so a cancelled waiter never swallows
-//!    a `notify_one`.
+//!    and, once marked, may complete and be freed at once.
+//! 6. An unmarked waiter that needs its node (a poll to refresh its waker, a drop to unlink
+//!    it) locks first. Its node is then either still on the list, and its generation is the
+//!    current one (step 4 takes every node out in the same critical section as it bumps the
+//!    generation), or in a list taken by a `notify_waiters` that is marking it right now
+//!    (the generation moved). In the second case the node is the notifier's until the mark
+//!    lands: a poll asks to be polled again (`wake_by_ref`) instead of waiting, and a drop
+//!    waits for the mark, which comes after a bounded run of stores: no waker or other user
+//!    code runs while a taken node is unmarked.
+//! 7. A future dropped after being marked `One` but before returning `Ready` passes the
+//!    notification on (step 3 again), so a cancelled waiter never swallows a `notify_one`.
+//!
+//! Why step 4 takes the list out instead of popping under the lock, as `notify_one` does:
+//! every node lives in another task's memory, so walking the list costs a cache miss per
+//! waiter, and woken waiters re-queue (taking the lock) while the walk goes on. Holding the
+//! lock for the walk made the workers wait on it (`benches/RESULTS.md`, 2026-12-02).
 
 use std::fmt;
 use std::future::Future;
@@ -44,8 +56,10 @@ use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
 
 use crate::coop;
+use crate::loom::hint::spin_loop;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::thread::yield_now;
 use crate::util::linked_list::{LinkedList, Node};
 use crate::util::wake_list::WakeList;
 
@@ -101,7 +115,6 @@ const MARK_ALL: usize = 2;
 #[derive(Debug)]
 struct Waiter {
     waker: Option<Waker>,
-    generation: usize,
     /// The `mark` field of the pinned [`Notified`] that owns this node; set when pushed.
     mark: Option<MarkPtr>,
 }
@@ -132,7 +145,6 @@ impl Notify {
             generation: generation(self.state.load(Ordering::SeqCst)),
             node: Node::new(Waiter {
                 waker: None,
-                generation: 0,
                 mark: None,
             }),
             mark: AtomicUsize::new(UNMARKED),
@@ -151,7 +163,7 @@ impl Notify {
         }
     }
 
-    /// Step 3 with the lock held (also the hand-on of step 5).
+    /// Step 3 with the lock held (also the hand-on of step 7).
     fn notify_one_locked(&self, mut waiters: MutexGuard<'_, LinkedList<Waiter>>) -> Option<Waker> {
         let mut curr = self.state.load(Ordering::SeqCst);
         loop {
@@ -190,60 +202,53 @@ impl Notify {
             return;
         }
         let mut waiters = self.waiters.lock();
-        // Step 4. The generation wraps; the state bits are left alone.
-        let gen = generation(
-            self.state
-                .fetch_add(1 << GEN_SHIFT, Ordering::SeqCst)
-                .wrapping_add(1 << GEN_SHIFT),
-        );
-        loop {
-            let mut wakers = WakeList::new();
-            let mut more = false;
-            while let Some(node) = waiters.front() {
-                // SAFETY: linked, hence live; lock held.
-                let older = unsafe { Node::with_value(node, |w| w.generation != gen) };
-                if !older {
-                    break;
-                }
-                if !wakers.can_push() {
-                    more = true;
-                    break;
-                }
-                waiters.pop_front();
-                // SAFETY: just unlinked; its owner must take the lock to drop it (it is still
-                // unmarked); lock held.
-                let (waker, mark) = unsafe { Node::with_value(node, |w| (w.waker.take(), w.mark)) };
-                // SAFETY: see `set_mark`; nothing touches the waiter after this.
-                unsafe { set_mark(mark, MARK_ALL) };
-                if let Some(w) = waker {
-                    wakers.push(w);
-                }
-            }
-            if waiters.is_empty() {
-                // Invariant S. Lock held and WAITING, so nothing else changes the word.
-                let curr = self.state.load(Ordering::SeqCst);
-                if curr & STATE_MASK == WAITING {
-                    self.state.store(with_state(curr, EMPTY), Ordering::SeqCst);
-                }
-            }
-            drop(waiters);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-            waiters = self.waiters.lock();
+        // Step 4. The generation wraps; a stored permit is kept.
+        let curr = self.state.load(Ordering::SeqCst);
+        if curr & STATE_MASK == WAITING {
+            // Lock held and WAITING: nothing else changes the word (invariant S), so one
+            // store bumps the generation and clears WAITING for the list we take out.
+            let next = with_state(curr.wrapping_add(1 << GEN_SHIFT), EMPTY);
+            self.state.store(next, Ordering::SeqCst);
+        } else {
+            // The list emptied before we locked; lock-free notifies may still change the
+            // low bits.
+            self.state.fetch_add(1 << GEN_SHIFT, Ordering::SeqCst);
         }
+        let mut taken = std::mem::take(&mut *waiters);
+        drop(waiters);
+        let mut wakers = WakeList::new();
+        // Only past `NUM_WAKERS` waiters: every node must be marked before any waker runs
+        // (step 6), so the wakers cannot be woken batch by batch.
+        let mut more = Vec::new();
+        while let Some(node) = taken.pop_front() {
+            // SAFETY: `taken` is ours alone: its nodes' owners do not touch them before
+            // their mark (step 6), and unlinking read and wrote only this node and its
+            // successor, both unmarked, hence live.
+            let (waker, mark) = unsafe { Node::with_value(node, |w| (w.waker.take(), w.mark)) };
+            // SAFETY: see `set_mark`; nothing touches the waiter after this.
+            unsafe { set_mark(mark, MARK_ALL) };
+            if let Some(w) = waker {
+                if wakers.can_push() {
+                    wakers.push(w);
+                } else {
+                    more.push(w);
+                }
+            }
+        }
+        wakers.wake_all();
+        more.into_iter().for_each(Waker::wake);
     }
 }
 
-/// Step 5: completes a waiter just unlinked from the list, with the lock still held.
+/// Step 5: completes a waiter just unlinked from the list (or from a list taken out).
 ///
 /// # Safety
 ///
-/// `mark` is the `mark` of a waiter that was linked in the list until now, read under the
-/// lock that is still held. Its `Notified` is pinned, unmarked, and cannot be freed before
-/// this store: its `Drop` and its unlocked poll path (step 5) both wait for a mark or the
-/// lock. The caller must not touch that waiter (node or future) after this call.
+/// `mark` is the `mark` of a waiter that was linked until now, read either under the lock
+/// that is still held or from a list taken out by `notify_waiters` (step 4). Its `Notified`
+/// is pinned, unmarked, and cannot be freed before this store: its `Drop` and its poll both
+/// wait for a mark or the lock, and see a taken node as not theirs (step 6). The caller
+/// must not touch that waiter (node or future) after this call.
 unsafe fn set_mark(mark: Option<MarkPtr>, value: usize) {
     let mark = mark.expect("a queued waiter has its mark pointer set");
     // SAFETY: live per the contract above; an atomic is fine to share across threads.
@@ -291,6 +296,12 @@ impl Notify {
                 Err(actual) => curr = actual,
             }
         }
+    }
+
+    /// Step 6, with the lock held, for an unmarked waiter created at generation `gen`: true
+    /// if its node is still on the list, false if a `notify_waiters` has taken it out.
+    fn still_queued(&self, gen: usize) -> bool {
+        generation(self.state.load(Ordering::SeqCst)) == gen
     }
 
     /// Step 2 with the lock held: as [`Notify::take_notification`], but if not done, sets
@@ -385,7 +396,6 @@ impl Future for Notified<'_> {
                         unsafe {
                             Node::with_value(node, |w| {
                                 w.waker = Some(waker);
-                                w.generation = this.generation;
                                 w.mark = Some(mark);
                             });
                             waiters.push_back(node);
@@ -400,15 +410,24 @@ impl Future for Notified<'_> {
                 // notifier has unlinked our node and will not touch it again.
                 if this.mark.load(Ordering::Acquire) == UNMARKED {
                     let waiters = this.notify.waiters.lock();
-                    // Marks are stored under the lock, so this re-check is definitive.
                     if this.mark.load(Ordering::Acquire) == UNMARKED {
-                        // SAFETY: our node is live and, unmarked, still linked; lock held.
-                        unsafe {
-                            Node::with_value(node, |w| {
-                                if !w.waker.as_ref().is_some_and(|k| k.will_wake(cx.waker())) {
-                                    w.waker = Some(cx.waker().clone());
-                                }
-                            });
+                        if this.notify.still_queued(this.generation) {
+                            // SAFETY: our node is live and on the list (step 6); lock held.
+                            unsafe {
+                                Node::with_value(node, |w| {
+                                    if !w.waker.as_ref().is_some_and(|k| k.will_wake(cx.waker())) {
+                                        w.waker = Some(cx.waker().clone());
+                                    }
+                                });
+                            }
+                        } else {
+                            // Step 6: a `notify_waiters` is marking our node now and will
+                            // wake the waker it took, which may not be this one: come back.
+                            cx.waker().wake_by_ref();
+                            // Under loom, a waiter polled again at once would spin without
+                            // the notifier ever running: tell the model to run others first.
+                            #[cfg(loom)]
+                            yield_now();
                         }
                         drop(waiters);
                         return Poll::Pending;
@@ -430,23 +449,42 @@ impl Drop for Notified<'_> {
         }
         let node = NonNull::from(&self.node);
         let mut waiters = self.notify.waiters.lock();
-        // SAFETY: our node is live and only ever in this Notify's list; lock held.
-        unsafe { waiters.remove(node) };
-        if waiters.is_empty() {
-            // Invariant S. Lock held and WAITING, so nothing else changes the word.
-            let curr = self.notify.state.load(Ordering::SeqCst);
-            if curr & STATE_MASK == WAITING {
-                self.notify
-                    .state
-                    .store(with_state(curr, EMPTY), Ordering::SeqCst);
+        // Acquire: as in `poll`; a marked node is no longer the notifier's.
+        match self.mark.load(Ordering::Acquire) {
+            UNMARKED if self.notify.still_queued(self.generation) => {
+                // SAFETY: our node is live and on this Notify's list (step 6); lock held.
+                unsafe { waiters.remove(node) };
+                if waiters.is_empty() {
+                    // Invariant S. Lock held and WAITING, so nothing else changes the word.
+                    let curr = self.notify.state.load(Ordering::SeqCst);
+                    if curr & STATE_MASK == WAITING {
+                        self.notify
+                            .state
+                            .store(with_state(curr, EMPTY), Ordering::SeqCst);
+                    }
+                }
             }
-        }
-        // Relaxed: marks are stored under the lock we hold.
-        if self.mark.load(Ordering::Relaxed) == MARK_ONE {
-            // Step 5: hand the notification on.
-            if let Some(w) = self.notify.notify_one_locked(waiters) {
-                w.wake();
+            UNMARKED => {
+                // Step 6: a `notify_waiters` took our node and marks it within a few stores;
+                // our memory must outlive that store.
+                drop(waiters);
+                let mut spins = 0u32;
+                while self.mark.load(Ordering::Acquire) == UNMARKED {
+                    if spins < 64 {
+                        spins += 1;
+                        spin_loop();
+                    } else {
+                        yield_now();
+                    }
+                }
             }
+            // Step 7: hand the notification on (marked `One` under the lock we hold).
+            MARK_ONE => {
+                if let Some(w) = self.notify.notify_one_locked(waiters) {
+                    w.wake();
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -315,6 +315,49 @@ fn notify_waiters_wakes_more_than_one_batch() {
     }
 }
 
+/// `notify_waiters` marks the waiters it took without the lock (steps 4 and 6 of the
+/// `Notify` protocol): waiters dropped, or polled again with another waker, while it does
+/// must neither lose their wake-up nor be freed under it.
+#[test]
+fn notify_waiters_racing_dropped_and_repolled_waiters() {
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 2_000;
+    let n = Arc::new(Notify::new());
+    let done = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (n, done) = (n.clone(), done.clone());
+            std::thread::spawn(move || {
+                let (_, w) = counter();
+                let mut completed = 0;
+                for round in 0..ROUNDS {
+                    let mut f = Box::pin(n.notified());
+                    if poll(f.as_mut(), &w).is_ready() {
+                        completed += 1;
+                        continue;
+                    }
+                    if (round + t) % 2 == 0 {
+                        drop(f); // cancelled while queued or being taken
+                    } else {
+                        // Another waker than the one queued: `block_on`'s own.
+                        block_on(f);
+                        completed += 1;
+                    }
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+                completed
+            })
+        })
+        .collect();
+    while done.load(Ordering::SeqCst) < THREADS {
+        n.notify_waiters();
+        std::thread::yield_now();
+    }
+    let completed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    // Every waiter that was not dropped completed (or `join` would hang above).
+    assert!(completed >= THREADS * ROUNDS / 2);
+}
+
 #[test]
 fn barrier_has_one_leader_per_generation() {
     let barrier = Arc::new(Barrier::new(3));

@@ -10,6 +10,9 @@
 //!    `Drop` removes it (under the owner's lock) before the memory goes away.
 //! 3. The list, the links of its nodes and the nodes' values are touched only by whoever
 //!    holds the owner's lock (the primitive's mutex), so no two threads access them at once.
+//!    A list moved out of its owner whole (`Notify::notify_waiters` takes it with
+//!    `mem::take`) is touched only by the thread that took it; its nodes' owners keep off
+//!    them until that thread signals it is done with each (the `Notify`'s step 6).
 //!
 //! Protocol for a waiting future:
 //! 1. Lock the primitive; if the resource is not ready, fill in the node's value (waker,
@@ -59,7 +62,8 @@ impl<T> Node<T> {
     ///
     /// # Safety
     /// `node` points to a live node and the caller holds the lock of the primitive whose
-    /// list the node belongs to (or may belong to): invariant 3.
+    /// list the node belongs to (or may belong to), or owns the taken list it is in:
+    /// invariant 3.
     pub(crate) unsafe fn with_value<R>(node: NonNull<Self>, f: impl FnOnce(&mut T) -> R) -> R {
         // SAFETY: the node is live (caller) and the lock gives us exclusive access.
         unsafe { node.as_ref().value.with_mut(|v| f(&mut *v)) }
