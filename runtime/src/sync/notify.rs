@@ -195,6 +195,10 @@ impl Notify {
 
     /// Wakes every task waiting now (and every `Notified` created before this call).
     /// Stores no permit.
+    ///
+    /// It holds the lock for a constant time, whatever the number of waiters: new waiters
+    /// can queue while it wakes the old ones. Past 32 waiters it allocates one buffer for
+    /// their wakers (all are taken before any is woken).
     pub fn notify_waiters(&self) {
         // Step 4, lock-free while nobody waits: the list is empty (invariant S), so bumping
         // the generation is all there is to do.
