@@ -349,12 +349,18 @@ fn notify_waiters_racing_dropped_and_repolled_waiters() {
             })
         })
         .collect();
+    // A lost wake-up leaves a thread in `block_on` for good: fail instead of hanging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while done.load(Ordering::SeqCst) < THREADS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a waiter re-polled while notify_waiters marked it was never woken"
+        );
         n.notify_waiters();
         std::thread::yield_now();
     }
     let completed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    // Every waiter that was not dropped completed (or `join` would hang above).
+    // Every other round blocks until woken; the rest may complete at their first poll.
     assert!(completed >= THREADS * ROUNDS / 2);
 }
 
