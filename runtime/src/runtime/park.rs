@@ -20,7 +20,16 @@
 //! 4. `unpark` swaps in `NOTIFIED` and touches the lock and the condvar only if the word was
 //!    `PARKED`: a thread that runs or spins needs no system call to see the flag. Taking the
 //!    lock orders the notify after the sleeper's wait began (it set `PARKED` under the lock).
+//! 5. The parker and the spin budget belong to the thread, not to one `block_on` call: they
+//!    wait in a thread-local between calls. Synchronous code that calls `block_on` in a loop
+//!    (a request at a time) then allocates no parker per call, and a short last sleep in one
+//!    call lets the first wait of the next one spin, which a budget that started at zero in
+//!    every call never did. A call takes the pair out for its duration, so a nested call gets
+//!    a pair of its own and can never consume a notification meant for the outer one. A
+//!    waker kept from an earlier call may still unpark the parker: the next call then polls
+//!    its future once for nothing, which every future allows.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -58,7 +67,7 @@ pub(crate) struct Parker {
     condvar: Condvar,
 }
 
-/// How long the next [`Parker::park_spinning`] spins (step 3); one per `block_on` call.
+/// How long the next [`Parker::park_spinning`] spins (step 3); one per thread (step 5).
 #[derive(Debug)]
 pub(crate) struct Spin {
     budget: Duration,
@@ -205,26 +214,43 @@ unsafe fn drop_raw(ptr: *const ()) {
     drop(unsafe { Arc::from_raw(ptr as *const Parker) });
 }
 
-/// Runs `future` to completion on the calling thread (step 1 and 2 of the protocol).
+/// Runs `future` to completion on the calling thread (steps 1, 2 and 5 of the protocol).
 ///
 /// `spin`: spin before sleeping (step 3). Not for a current-thread runtime's `Handle::block_on`
 /// from another thread: what it waits for runs on the one thread driving that runtime.
 pub(crate) fn block_on<F: Future>(future: F, spin: bool) -> F::Output {
-    let parker = Parker::new();
-    let waker = Parker::waker(&parker);
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    let mut spinner = Spin::new();
-    loop {
-        if let Poll::Ready(out) = coop::budget(|| future.as_mut().poll(&mut cx)) {
-            return out;
+    // Step 5. `None` inside a nested `block_on` (the outer call holds the thread's pair) or
+    // while the thread-locals are being destroyed: such a call gets a pair of its own.
+    let (parker, mut spinner) = CACHED
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| (Parker::new(), Spin::new()));
+    let out = {
+        let waker = Parker::waker(&parker);
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(out) = coop::budget(|| future.as_mut().poll(&mut cx)) {
+                break out;
+            }
+            if spin {
+                parker.park_spinning(&mut spinner);
+            } else {
+                parker.park();
+            }
         }
-        if spin {
-            parker.park_spinning(&mut spinner);
-        } else {
-            parker.park();
-        }
-    }
+    };
+    // A panic in `future` skips this: the next call starts with a fresh pair.
+    let _ = CACHED.try_with(|c| c.set(Some((parker, spinner))));
+    out
+}
+
+crate::loom::thread_local! {
+    /// This thread's parker and spin state between `block_on` calls (step 5).
+    // Not `const { .. }`: loom's `thread_local!` does not take that form.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CACHED: Cell<Option<(Arc<Parker>, Spin)>> = Cell::new(None);
 }
 
 #[cfg(all(test, loom))]
@@ -335,6 +361,93 @@ mod tests {
         parker.unpark();
         parker.park_spinning(&mut spin);
         assert_eq!(spin.budget, MAX_SPIN);
+    }
+
+    /// Step 5: consecutive calls on one thread share its parker (a waker kept from the first
+    /// call keeps that parker alive, so a fresh one per call could not have its address).
+    #[test]
+    fn block_on_keeps_its_parker_for_the_next_call() {
+        use std::task::Poll;
+
+        let first = super::block_on(
+            std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())),
+            true,
+        );
+        let second = super::block_on(
+            std::future::poll_fn(|cx| Poll::Ready(cx.waker().data())),
+            true,
+        );
+        assert_eq!(
+            first.data(),
+            second,
+            "a second block_on on the same thread must reuse the first one's parker"
+        );
+    }
+
+    /// Step 5: a nested call must not share the outer call's parker, or the inner wait could
+    /// consume the outer future's wake-up and leave the outer call asleep for good. The
+    /// outer future is woken (from another thread) while the inner call waits.
+    #[test]
+    fn nested_block_on_keeps_the_outer_wake_up() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{mpsc, Arc};
+        use std::task::Poll;
+
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // The thread's parker is cached from here on: the outer call below takes it.
+            super::block_on(async {}, true);
+            let ready = Arc::new(AtomicBool::new(false));
+            let mut started = false;
+            let out = super::block_on(
+                std::future::poll_fn(|cx| {
+                    if ready.load(Ordering::SeqCst) {
+                        return Poll::Ready(true);
+                    }
+                    if started {
+                        return Poll::Pending;
+                    }
+                    started = true;
+                    let (ready, waker) = (ready.clone(), cx.waker().clone());
+                    let outer_waker = std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(5));
+                        ready.store(true, Ordering::SeqCst);
+                        waker.wake();
+                    });
+                    // The inner call outlasts the outer wake-up by far.
+                    let inner_ready = Arc::new(AtomicBool::new(false));
+                    let mut inner_started = false;
+                    super::block_on(
+                        std::future::poll_fn(|cx| {
+                            if inner_ready.load(Ordering::SeqCst) {
+                                return Poll::Ready(());
+                            }
+                            if !inner_started {
+                                inner_started = true;
+                                let (flag, waker) = (inner_ready.clone(), cx.waker().clone());
+                                std::thread::spawn(move || {
+                                    std::thread::sleep(Duration::from_millis(50));
+                                    flag.store(true, Ordering::SeqCst);
+                                    waker.wake();
+                                });
+                            }
+                            Poll::Pending
+                        }),
+                        true,
+                    );
+                    outer_waker.join().unwrap();
+                    Poll::Pending
+                }),
+                true,
+            );
+            done_tx.send(out).unwrap();
+        });
+        let out = done_rx.recv_timeout(Duration::from_secs(30));
+        assert_eq!(
+            out,
+            Ok(true),
+            "the outer block_on never saw the wake-up that came while a nested one waited"
+        );
     }
 
     /// Every unpark is seen, whether it finds the thread running, spinning or asleep.
