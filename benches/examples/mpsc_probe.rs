@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+#[path = "common/threads.rs"]
+mod threads;
+use threads::{counters, Counters};
+
 /// How often a send (resp. a receive) returned `Pending`: the producer waited for a slot
 /// (resp. the receiver for a message).
 static SEND_PENDING: AtomicUsize = AtomicUsize::new(0);
@@ -43,66 +47,14 @@ const ITERS: usize = 200;
 const PRODUCERS: usize = 5;
 const MESSAGES: usize = 1_000;
 
-/// Per-thread counters: CPU ns, voluntary and involuntary context switches.
-#[derive(Default, Clone, Copy)]
-struct Counters {
-    cpu_ns: f64,
-    voluntary: f64,
-    involuntary: f64,
-}
-
-impl Counters {
-    fn read(path: &std::path::Path) -> Counters {
-        let cpu_ns = std::fs::read_to_string(path.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-                .unwrap_or(0.0)
-        };
-        Counters {
-            cpu_ns,
-            voluntary: field("voluntary_ctxt_switches:"),
-            involuntary: field("nonvoluntary_ctxt_switches:"),
-        }
-    }
-
-    fn add(&mut self, o: Counters) {
-        self.cpu_ns += o.cpu_ns;
-        self.voluntary += o.voluntary;
-        self.involuntary += o.involuntary;
-    }
-
-    fn per_iter_since(self, before: Counters) -> String {
-        let n = ITERS as f64;
-        format!(
-            "CPU {:7.1} us  sleeps {:6.1}  preempted {:5.1}",
-            (self.cpu_ns - before.cpu_ns) / n / 1e3,
-            (self.voluntary - before.voluntary) / n,
-            (self.involuntary - before.involuntary) / n,
-        )
-    }
-}
-
-/// `(workers, this thread)`.
-fn counters() -> (Counters, Counters) {
-    let me = Counters::read(std::path::Path::new("/proc/thread-self"));
-    let mut workers = Counters::default();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for entry in dir.flatten() {
-            let path = entry.path();
-            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-            // corio-worker, tokio-rt-worker
-            if comm.contains("worker") {
-                workers.add(Counters::read(&path));
-            }
-        }
-    }
-    (workers, me)
+/// Formats per-iteration counters.
+fn show(c: Counters) -> String {
+    format!(
+        "CPU {:7.1} us  sleeps {:6.1}  preempted {:5.1}",
+        c.cpu_ns / 1e3,
+        c.voluntary,
+        c.involuntary
+    )
 }
 
 macro_rules! probe {
@@ -139,8 +91,8 @@ macro_rules! probe {
             elapsed.as_secs_f64() * 1e6 / ITERS as f64,
             SEND_PENDING.load(Ordering::Relaxed) as f64 / ITERS as f64,
             RECV_PENDING.load(Ordering::Relaxed) as f64 / ITERS as f64,
-            w1.per_iter_since(w0),
-            m1.per_iter_since(m0),
+            show(w1.per_iter_since(w0, ITERS)),
+            show(m1.per_iter_since(m0, ITERS)),
         );
         rt
     }};

@@ -13,6 +13,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+#[path = "common/threads.rs"]
+mod threads;
+
 const ITERS: usize = 3_000;
 const TASKS: usize = 6;
 
@@ -22,7 +25,7 @@ macro_rules! probe {
         let rt = $rt;
         let s = Arc::new(Semaphore::new($permits));
         let mut times = Vec::with_capacity(ITERS);
-        let sw0 = switches();
+        let (w0, m0) = threads::counters();
         for _ in 0..ITERS {
             let s = s.clone();
             let start = Instant::now();
@@ -41,10 +44,10 @@ macro_rules! probe {
             });
             times.push(start.elapsed().as_secs_f64() * 1e6);
         }
-        let sw1 = switches();
+        let (w1, m1) = threads::counters();
         let mean = times.iter().sum::<f64>() / ITERS as f64;
         times.sort_by(f64::total_cmp);
-        let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / ITERS as f64;
+        let (w, m) = (w1.per_iter_since(w0, ITERS), m1.per_iter_since(m0, ITERS));
         print!(
             "{:<6} us/iter mean {:6.1} p25 {:6.1} p50 {:6.1} p75 {:6.1}  switches/iter: main {:4.2}v {:4.2}i  workers {:4.2}v {:4.2}i",
             stringify!($krate),
@@ -52,46 +55,13 @@ macro_rules! probe {
             times[ITERS / 4],
             times[ITERS / 2],
             times[ITERS * 3 / 4],
-            per(sw0.0, sw1.0),
-            per(sw0.1, sw1.1),
-            per(sw0.2, sw1.2),
-            per(sw0.3, sw1.3),
+            m.voluntary,
+            m.involuntary,
+            w.voluntary,
+            w.involuntary,
         );
         rt
     }};
-}
-
-/// Context switches so far: (this thread voluntary, involuntary, workers voluntary,
-/// involuntary).
-fn switches() -> (u64, u64, u64, u64) {
-    let read = |path: &std::path::Path| {
-        let s = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        let field = |name: &str| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        (
-            field("voluntary_ctxt_switches:"),
-            field("nonvoluntary_ctxt_switches:"),
-        )
-    };
-    let me = read(std::path::Path::new("/proc/thread-self"));
-    let mut workers = (0, 0);
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for entry in dir.flatten() {
-            let path = entry.path();
-            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-            // corio-worker, tokio-rt-worker
-            if comm.contains("worker") {
-                let (v, i) = read(&path);
-                workers.0 += v;
-                workers.1 += i;
-            }
-        }
-    }
-    (me.0, me.1, workers.0, workers.1)
 }
 
 fn main() {
