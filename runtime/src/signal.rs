@@ -214,8 +214,9 @@ mod tests {
             // Every pending future sees the same signal, also from another task.
             corio_spawn_and_await(second).await;
 
-            // Created after that signal: waits for the next one.
-            let mut third = ctrl_c();
+            // Created after that signal: waits for the next one. In a task of its own, so
+            // that only its waker (not a time-out's re-poll) can get it polled again.
+            let mut third = crate::spawn(ctrl_c());
             assert!(
                 timeout(Duration::from_millis(200), &mut third)
                     .await
@@ -225,7 +226,25 @@ mod tests {
             raise_sigint();
             timeout(Duration::from_secs(30), third)
                 .await
-                .expect("a pending ctrl_c future missed the next SIGINT")
+                .expect("a pending ctrl_c future was never woken by the next SIGINT")
+                .unwrap()
+                .unwrap();
+        });
+        drop(rt);
+
+        // A current-thread runtime: the reader thread's wake-up comes from outside it, while
+        // `block_on` sleeps in the driver (the future waits before the signal is raised).
+        let rt = crate::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let waiting = crate::spawn(ctrl_c());
+            crate::time::sleep(Duration::from_millis(20)).await;
+            std::thread::spawn(raise_sigint).join().unwrap();
+            timeout(Duration::from_secs(30), waiting)
+                .await
+                .expect("a ctrl_c future on a current-thread runtime was never woken by SIGINT")
+                .unwrap()
                 .unwrap();
         });
     }
