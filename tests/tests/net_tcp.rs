@@ -239,15 +239,18 @@ fn short_read_of_the_last_bytes_still_sees_eof() {
                     // Parks the runtime, so the driver takes in the data and the shutdown.
                     corio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
-                let reads = async {
+                // In a task of its own: only a wake-up can get it polled again, where a time-out
+                // wrapped around the reads would re-poll them at its deadline and hide a lost one.
+                let reads = corio::spawn(async move {
                     let mut buf = [0u8; 1024];
                     let n = stream.read(&mut buf).await.unwrap();
                     assert_eq!(&buf[..n], b"last bytes");
                     stream.read(&mut buf).await.unwrap()
-                };
+                });
                 let eof = corio::time::timeout(std::time::Duration::from_secs(10), reads)
                     .await
-                    .expect("the read after the last short read never saw end of file");
+                    .expect("the read after the last short read never saw end of file")
+                    .unwrap();
                 assert_eq!(eof, 0, "settle = {settle}");
             });
         }
