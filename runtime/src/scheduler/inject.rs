@@ -100,47 +100,6 @@ impl<T: Linked> Inject<T> {
         self.push_link(item.into_link());
     }
 
-    /// Appends `items`, in order, as one push: one `len` addition and one swap of `tail`
-    /// however many there are, so a thread that wakes many tasks at once (a `notify_waiters`)
-    /// takes the lines that workers read once rather than per task. The caller follows it
-    /// with the fence, as after [`Inject::push`].
-    pub(crate) fn push_batch(&self, items: impl IntoIterator<Item = T>) {
-        let mut first: Option<NonNull<QueueLink>> = None;
-        let mut last: Option<NonNull<QueueLink>> = None;
-        let mut n = 0;
-        for item in items {
-            let link = item.into_link();
-            // SAFETY: `link` is ours to queue: an item just given up, in no list yet.
-            unsafe { link.as_ref() }
-                .next
-                .store(std::ptr::null_mut(), Ordering::Relaxed);
-            match last {
-                // SAFETY: the previous item of this batch, ours until the swap below.
-                // Relaxed: published with the whole chain by the Release store below.
-                Some(prev) => unsafe { prev.as_ref() }
-                    .next
-                    .store(link.as_ptr(), Ordering::Relaxed),
-                None => first = Some(link),
-            }
-            last = Some(link);
-            n += 1;
-        }
-        let (Some(first), Some(last)) = (first, last) else {
-            return;
-        };
-        // Relaxed: as in `push` (invariant 3), before the swap.
-        self.len.fetch_add(n, Ordering::Relaxed);
-        // AcqRel, as in `push_link`: `last` becomes the tail; the links before it are final
-        // (invariant 2 holds for each: none is the tail).
-        let prev = self.tail.swap(last.as_ptr(), Ordering::AcqRel);
-        // SAFETY: as in `push_link`: `prev` was the tail, queued and alive.
-        // Release: a consumer that reaches `first` through this link also sees the chain's
-        // links stored above, and every item's contents.
-        unsafe { &*prev }
-            .next
-            .store(first.as_ptr(), Ordering::Release);
-    }
-
     fn push_link(&self, link: NonNull<QueueLink>) {
         // SAFETY: `link` is ours to queue (an item just given up, or the stub, which is out
         // of the list when pushed again: invariant 4).

@@ -46,17 +46,10 @@ impl WakeList {
         // Shrink first: if a waker panics, the ones after it leak instead of being read twice
         // (the invariant then covers only `wakers[..0]`).
         let len = std::mem::replace(&mut self.len, 0);
-        let mut wake = || {
-            for slot in &mut self.wakers[..len] {
-                // SAFETY: slots below the old `len` were initialised by `push` and, `len`
-                // now being 0, are read exactly once here.
-                unsafe { slot.assume_init_read() }.wake();
-            }
-        };
-        if len > 1 {
-            crate::scheduler::multi_thread::batch_remote_wakes(wake);
-        } else {
-            wake();
+        for slot in &mut self.wakers[..len] {
+            // SAFETY: slots below the old `len` were initialised by `push` and, `len` now
+            // being 0, are read exactly once here.
+            unsafe { slot.assume_init_read() }.wake();
         }
     }
 }

@@ -134,26 +134,3 @@ fn loom_inject_two_consumers_split_the_items() {
         assert_eq!(drops.load(Ordering::Relaxed), 2);
     });
 }
-
-/// A batch push (producer 0: items 0 and 1, one swap) races a single push (producer 1) and
-/// a consumer: the batch comes out whole and in order, `len` never runs ahead of what can
-/// be reached once the producers are done.
-#[test]
-fn loom_inject_batch_push_races_a_push_and_a_consumer() {
-    loom::model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let q = Arc::new(Inject::<Item>::new());
-        let batch = {
-            let (q, drops) = (q.clone(), drops.clone());
-            thread::spawn(move || {
-                q.push_batch([Item::new(0, &drops), Item::new(1, &drops)]);
-            })
-        };
-        let single = {
-            let (q, drops) = (q.clone(), drops.clone());
-            thread::spawn(move || q.push(Item::new(10, &drops)))
-        };
-        consume_racing(&q, vec![batch, single], 3, 2);
-        assert_eq!(drops.load(Ordering::Relaxed), 3);
-    });
-}

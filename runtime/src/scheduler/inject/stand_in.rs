@@ -29,10 +29,6 @@ impl<T> Inject<T> {
         self.items.lock().push_back(item);
     }
 
-    pub(crate) fn push_batch(&self, items: impl IntoIterator<Item = T>) {
-        self.items.lock().extend(items);
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.items.lock().len()
     }

@@ -48,33 +48,6 @@ fn batches_take_the_oldest_items_in_order_up_to_the_limit() {
 }
 
 #[test]
-fn a_batch_push_queues_its_items_in_order_between_single_pushes() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let q = Inject::new();
-    q.push(Item::new(0, &drops));
-    q.push_batch((1..5).map(|i| Item::new(i, &drops)));
-    q.push_batch(std::iter::empty());
-    q.push(Item::new(5, &drops));
-    q.push_batch([Item::new(6, &drops)]);
-    assert_eq!(q.len(), 7);
-    let w = Worker::new_fifo();
-    let mut got = Vec::new();
-    while let Some(v) = take(&q, &w, 3) {
-        got.push(v);
-        got.extend(drain(&w));
-    }
-    assert_eq!(got, (0..7).collect::<Vec<_>>());
-    assert!(q.is_empty());
-    // Emptied, the queue takes a batch again (the stub re-queued behind the last item).
-    q.push_batch((7..9).map(|i| Item::new(i, &drops)));
-    // About half at a time, as for single pushes.
-    assert_eq!(take(&q, &w, usize::MAX), Some(7));
-    assert_eq!(take(&q, &w, usize::MAX), Some(8));
-    assert!(q.is_empty());
-    assert_eq!(drops.load(Ordering::Relaxed), 9);
-}
-
-#[test]
 fn a_batch_is_capped_so_that_it_stays_short() {
     let drops = Arc::new(AtomicUsize::new(0));
     let q = filled(1_000, &drops);

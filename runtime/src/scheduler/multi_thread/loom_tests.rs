@@ -144,22 +144,3 @@ fn loom_mt_one_worker_remote_spawn() {
         drop(rt);
     });
 }
-
-/// Two remote spawns held back and pushed as one batch, with one look for a sleeper, race
-/// both workers parking: both run (the worker woken for the batch is the last searcher when
-/// it finds the first task, and wakes the next one while work remains: step 3).
-#[test]
-fn loom_mt_batched_remote_spawns_race_park() {
-    model(|| {
-        let rt = rt(2);
-        let mut handles = Vec::new();
-        super::batch_remote_wakes(|| {
-            handles.push(rt.spawn(async { 1 }));
-            handles.push(rt.spawn(async { 2 }));
-        });
-        let (b, a) = (handles.pop().unwrap(), handles.pop().unwrap());
-        let sum = rt.block_on(async move { a.await.unwrap() + b.await.unwrap() });
-        assert_eq!(sum, 3);
-        drop(rt);
-    });
-}

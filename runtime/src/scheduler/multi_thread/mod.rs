@@ -6,9 +6,7 @@
 //!
 //! Where a `Notified` goes (DESIGN.md step 2): from a worker of this runtime, into that
 //! worker's LIFO slot (the previous occupant moves to the back of its run queue); from
-//! anywhere else, into the injector, then one idle worker is woken (a thread that wakes
-//! several tasks at once, as `notify_waiters` does, pushes them 8 at a time with one look
-//! for a sleeper each: [`batch_remote_wakes`]). Which task a worker
+//! anywhere else, into the injector, then one idle worker is woken. Which task a worker
 //! runs next (step 3), how idle workers search and sleep (the parking protocol) and how
 //! the driver passes between workers are in `worker.rs`, `idle.rs` and `park.rs`.
 //!
@@ -21,7 +19,6 @@
 //! 3. The injector is drained. A remote push that races step 1 checks `shutdown` after
 //!    pushing (a SeqCst fence on both sides), so either it drains or the runtime does.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::time::Instant;
@@ -51,109 +48,8 @@ mod worker;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
-#[cfg(all(test, not(loom)))]
-mod tests;
 
 pub(crate) use self::worker::{block_in_place, Context};
-
-/// Remote wakes held back by [`batch_remote_wakes`] on this thread.
-struct RemoteBatch {
-    active: bool,
-    /// The runtime of the tasks held; a wake for another runtime goes through at once.
-    handle: Option<Arc<Handle>>,
-    tasks: Vec<Notified<Arc<Handle>>>,
-}
-
-crate::loom::thread_local! {
-    // Not `const`: loom's thread_local! does not take that form.
-    #[allow(clippy::missing_const_for_thread_local)]
-    static BATCH: RefCell<RemoteBatch> = RefCell::new(RemoteBatch {
-        active: false,
-        handle: None,
-        tasks: Vec::new(),
-    });
-}
-
-/// Runs `wake`, which wakes several tasks, holding back the ones it would push into a
-/// multi-thread runtime's injector from this (non-worker) thread, then pushes them in one
-/// batch ([`Inject::push_batch`](super::inject::Inject::push_batch)): `notify_waiters` on a
-/// plain thread paid an injector push, a fence and a look at the sleepers per task, each
-/// on cache lines the workers were reading. Wakes on a worker thread go to its own queue as
-/// ever. The batch is pushed even if `wake` panics; a nested call runs inside the outer
-/// batch.
-pub(crate) fn batch_remote_wakes(wake: impl FnOnce()) {
-    let entered = BATCH
-        .try_with(|b| match b.try_borrow_mut() {
-            Ok(mut b) if !b.active => {
-                b.active = true;
-                true
-            }
-            _ => false,
-        })
-        .unwrap_or(false);
-    if !entered {
-        return wake();
-    }
-    struct Flush;
-    impl Drop for Flush {
-        fn drop(&mut self) {
-            let (handle, mut tasks) = BATCH.with(|b| {
-                let mut b = b.borrow_mut();
-                b.active = false;
-                (b.handle.take(), std::mem::take(&mut b.tasks))
-            });
-            if let Some(handle) = handle {
-                // Outside the borrow: a push after shutdown drops tasks, which may run
-                // their futures' destructors, which may wake.
-                handle.push_remote_batch(&mut tasks);
-            }
-            // Keep the allocation for the next batch.
-            let _ = BATCH.try_with(|b| {
-                if let Ok(mut b) = b.try_borrow_mut() {
-                    if b.tasks.capacity() == 0 {
-                        b.tasks = tasks;
-                    }
-                }
-            });
-        }
-    }
-    let _flush = Flush;
-    wake();
-}
-
-/// Holds `task` back if a batch is open on this thread for `handle`'s runtime; else
-/// returns it.
-fn defer_remote(
-    handle: &Arc<Handle>,
-    task: Notified<Arc<Handle>>,
-) -> Option<Notified<Arc<Handle>>> {
-    let mut task = Some(task);
-    let _ = BATCH.try_with(|b| {
-        let Ok(mut b) = b.try_borrow_mut() else {
-            return;
-        };
-        if !b.active {
-            return;
-        }
-        match &b.handle {
-            Some(h) if !Arc::ptr_eq(h, handle) => return,
-            Some(_) => {}
-            None => b.handle = Some(handle.clone()),
-        }
-        b.tasks.extend(task.take());
-        if b.tasks.len() >= REMOTE_BATCH {
-            // `handle` is the batch's (checked above).
-            handle.push_remote_batch(&mut b.tasks);
-        }
-    });
-    task
-}
-
-/// The most wakes [`batch_remote_wakes`] holds back before it pushes them: one push per
-/// 8 tasks saves most of the per-task cost, and workers start on the first tasks while the
-/// waker is still waking the rest (holding a `notify_waiters` batch of 32 whole made 50
-/// waiters slower than no batching: `benches/RESULTS.md`).
-const REMOTE_BATCH: usize = 8;
 
 /// Owned by the `Runtime`: the worker threads, to join at shutdown.
 pub(crate) struct MultiThread {
@@ -322,23 +218,8 @@ impl Handle {
             _ => Some(task),
         });
         if let Some(task) = local {
-            if let Some(task) = defer_remote(me, task) {
-                me.push_remote(task);
-            }
+            me.push_remote(task);
         }
-    }
-
-    /// [`Handle::push_remote`] for a batch: one injector push, one fence, one look for a
-    /// sleeper (the first worker to find the work wakes the next if there is more: step 3).
-    fn push_remote_batch(&self, tasks: &mut Vec<Notified<Arc<Handle>>>) {
-        self.shared.inject.push_batch(tasks.drain(..));
-        // As in `push_remote`.
-        fence(SeqCst);
-        if self.shared.shutdown.load(SeqCst) {
-            self.drain_injector();
-            return;
-        }
-        self.notify_parked();
     }
 
     /// Step 6 of the parking protocol, and step 3 of shutdown.

@@ -15,8 +15,6 @@
 //! 2. Scan the victims from a random start: each one's run queue (steal about half), then its
 //!    LIFO slot (stealable, so a task in the slot of a worker stuck in a long poll still
 //!    runs); then the injector.
-//!    Found nothing: watch the injector for a few microseconds before going on to 4
-//!    ([`Context::spin_for_work`]), still searching, so remote pushes meanwhile wake no one.
 //! 3. Found work: stop searching; the last searcher to stop wakes one sleeper if any queue
 //!    or LIFO slot still holds work (wake-ups chain, one worker at a time, without a
 //!    thundering herd).
@@ -80,11 +78,6 @@ pub(super) const STALLED: Duration = Duration::from_micros(200);
 /// The most tasks one steal from a sibling moves (crossbeam-deque's own batch limit), except
 /// in a rescue, which takes half however many that is.
 const STEAL_BATCH: usize = 32;
-
-/// How long a searcher that found no work watches the injector before it parks
-/// ([`Context::spin_for_work`]): about what a wake-up costs the waker, far less than what it
-/// costs the woken worker on a host whose idle vCPUs halt.
-const SEARCH_SPIN: Duration = Duration::from_micros(4);
 
 /// How soon a sleeping worker first checks on the running ones while any is running.
 const WATCHDOG: Duration = Duration::from_millis(2);
@@ -293,13 +286,7 @@ impl Context {
                     }
                     core
                 }),
-                None => {
-                    if core.is_searching && self.spin_for_work() {
-                        Some(core)
-                    } else {
-                        self.park(core)
-                    }
-                }
+                None => self.park(core),
             };
             match next {
                 Some(c) => core = c,
@@ -466,40 +453,6 @@ impl Context {
             }
         }
         steal_one(|| shared.inject.steal_batch_and_pop(&core.run_queue))
-    }
-
-    /// The end of step 2 for a searcher that found nothing: watch the injector for up to
-    /// [`SEARCH_SPIN`] before parking. True if work arrived there.
-    ///
-    /// Work that comes from outside the runtime (a `block_on` thread spawning, a thread
-    /// that notifies) comes in bursts, and a worker that parked between two pushes costs
-    /// each next push a wake-up: a syscall for the pusher, and 20-50 us on a host whose
-    /// idle vCPU halts before the worker runs (`benches/RESULTS.md`). While this worker
-    /// stays a searcher, pushes wake no one (step 6) and it takes the work itself.
-    /// Only the injector is watched: siblings' queues and LIFO slots are written by running
-    /// workers on every spawn, and reading them in a loop took the cache lines (and the
-    /// task chains) away from them (`chained_spawn` ran 3x slower). Their work is not lost:
-    /// the park re-check (step 4) scans everything once more.
-    fn spin_for_work(&self) -> bool {
-        if !crate::loom::HAS_CLOCK {
-            // Under loom a spin is only more interleavings; step 4's re-check is what
-            // the models prove.
-            return false;
-        }
-        let inject = &self.handle.shared.inject;
-        let start = Instant::now();
-        loop {
-            // The clock costs more than a look at the injector's length.
-            for _ in 0..8 {
-                if !inject.is_empty() {
-                    return true;
-                }
-                crate::loom::hint::spin_loop();
-            }
-            if start.elapsed() >= SEARCH_SPIN {
-                return false;
-            }
-        }
     }
 
     /// True if any queue or LIFO slot holds work (step 4's re-check).
