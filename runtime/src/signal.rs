@@ -14,9 +14,10 @@
 //! The handler does not depend on any runtime, so one signal completes every `CtrlC` in the
 //! process, whichever runtime (or none) polls it.
 //!
-//! The module uses std's atomics and `OnceLock` directly, not the `loom` shim: real signals
-//! cannot be modelled, so the loom build leaves it out. What it waits with, `Notify`, has
-//! its own loom models.
+//! The loom build leaves the module out: real signals cannot be modelled. Its atomics and
+//! thread still come through the `loom` shim (outside loom, std's lock-free `AtomicU64`, as
+//! the handler needs); its `OnceLock` is std's. What it waits with, `Notify`, has its own
+//! loom models.
 
 use std::future::Future;
 use std::io::{self, Read};
