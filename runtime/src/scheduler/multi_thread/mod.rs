@@ -44,6 +44,7 @@ use crate::util::try_lock::TryLock;
 mod idle;
 mod lifo;
 mod park;
+mod spin;
 mod worker;
 
 #[cfg(all(test, loom))]

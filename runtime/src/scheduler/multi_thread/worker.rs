@@ -15,6 +15,11 @@
 //! 2. Scan the victims from a random start: each one's run queue (steal about half), then its
 //!    LIFO slot (stealable, so a task in the slot of a worker stuck in a long poll still
 //!    runs); then the injector.
+//!    Found nothing: watch the injector for a few microseconds before going on to 4
+//!    ([`Context::spin_for_work`]), still searching, so remote pushes meanwhile wake no one;
+//!    unless this worker's recent spins each found a single task (`spin.rs`: a producer
+//!    that pushes one task at a time is better served by a worker that parks and then runs
+//!    a batch).
 //! 3. Found work: stop searching; the last searcher to stop wakes one sleeper if any queue
 //!    or LIFO slot still holds work (wake-ups chain, one worker at a time, without a
 //!    thundering herd).
@@ -48,6 +53,7 @@ use std::fmt;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use super::spin::{SpinGovernor, SEARCH_SPIN};
 use super::{Handle, Remote};
 use crate::loom::deque::{Steal, Stealer, Worker};
 use crate::loom::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
@@ -121,6 +127,8 @@ pub(crate) struct Core {
     /// Tasks that completed on this worker and are still in the owned list, each with the
     /// completer's reference ([`Context::defer_release`]).
     completed: Vec<crate::task::Task<Arc<Handle>>>,
+    /// Whether a search that found nothing spins before parking.
+    spin: SpinGovernor,
 }
 
 /// The scheduler context of a worker thread.
@@ -151,6 +159,7 @@ impl Core {
             busy_since: Instant::now(),
             seen: vec![(usize::MAX, Instant::now()); workers].into_boxed_slice(),
             completed: Vec::with_capacity(RELEASE_BATCH),
+            spin: SpinGovernor::default(),
         });
         (core, steal)
     }
@@ -286,7 +295,17 @@ impl Context {
                     }
                     core
                 }),
-                None => self.park(core),
+                None => {
+                    if core.is_searching
+                        && core.spin.should_spin(core.polls)
+                        && self.spin_for_work()
+                    {
+                        core.spin.found(core.polls);
+                        Some(core)
+                    } else {
+                        self.park(core)
+                    }
+                }
             };
             match next {
                 Some(c) => core = c,
@@ -453,6 +472,41 @@ impl Context {
             }
         }
         steal_one(|| shared.inject.steal_batch_and_pop(&core.run_queue))
+    }
+
+    /// The end of step 2 for a searcher that found nothing: watch the injector for up to
+    /// [`SEARCH_SPIN`] before parking. True if work arrived there.
+    ///
+    /// Work that comes from outside the runtime (a `block_on` thread spawning, a thread
+    /// that notifies) comes in bursts, and a worker that parked between two pushes costs
+    /// each next push a wake-up: a syscall for the pusher, and 20-50 us on a host whose
+    /// idle vCPU halts before the worker runs (`benches/RESULTS.md`). While this worker
+    /// stays a searcher, pushes wake no one (step 6) and it takes the work itself.
+    /// Only the injector is watched: siblings' queues and LIFO slots are written by running
+    /// workers on every spawn, and reading them in a loop took the cache lines (and the
+    /// task chains) away from them (`chained_spawn` ran 3x slower). Their work is not lost:
+    /// the park re-check (step 4) scans everything once more. The caller asks the core's
+    /// [`SpinGovernor`] first, which refuses the spin while work comes one task at a time.
+    fn spin_for_work(&self) -> bool {
+        if !crate::loom::HAS_CLOCK {
+            // Under loom a spin is only more interleavings; step 4's re-check is what
+            // the models prove.
+            return false;
+        }
+        let inject = &self.handle.shared.inject;
+        let start = Instant::now();
+        loop {
+            // The clock costs more than a look at the injector's length.
+            for _ in 0..8 {
+                if !inject.is_empty() {
+                    return true;
+                }
+                crate::loom::hint::spin_loop();
+            }
+            if start.elapsed() >= SEARCH_SPIN {
+                return false;
+            }
+        }
     }
 
     /// True if any queue or LIFO slot holds work (step 4's re-check).
