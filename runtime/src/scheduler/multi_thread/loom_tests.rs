@@ -1,5 +1,6 @@
 //! Loom models of the work-stealing scheduler: the park/unpark protocol with a remote spawn
-//! racing workers going to sleep, a spawn from a worker (LIFO slot) racing a thief, and
+//! racing workers going to sleep, a spawn from a worker (LIFO slot) racing a thief, a
+//! searcher's spin finding a remote spawn and a later spawn that must still wake a worker, and
 //! shutdown racing a spawn. A lost wake-up shows up as a loom deadlock.
 
 use std::sync::atomic::Ordering::SeqCst;
@@ -141,6 +142,21 @@ fn loom_mt_one_worker_remote_spawn() {
         let rt = rt(1);
         let h = rt.spawn(async { 1 });
         assert_eq!(rt.block_on(h).unwrap(), 1);
+        drop(rt);
+    });
+}
+
+/// Two remote spawns one after the other, so the first can be found by a searcher's spin
+/// (one look at the injector under loom) and the second must still wake the worker that
+/// went back to sleep: the spin leaves the searching count as it found it.
+#[test]
+fn loom_mt_remote_spawn_after_spin() {
+    model(|| {
+        let rt = rt(1);
+        let first = rt.spawn(async { 1 });
+        assert_eq!(rt.block_on(first).unwrap(), 1);
+        let second = rt.spawn(async { 2 });
+        assert_eq!(rt.block_on(second).unwrap(), 2);
         drop(rt);
     });
 }
